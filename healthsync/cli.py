@@ -1,0 +1,422 @@
+"""The `healthsync` command: parse, call one library function, render (DESIGN.md section 10).
+
+Every command takes `--config PATH` (default `healthsync.toml`). Exit codes: 0 success, 1 partial
+failure, 2 bad usage or configuration. A `HealthsyncError` becomes one readable message on stderr and
+its exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from healthsync import __version__
+from healthsync.errors import ConfigError, HealthsyncError, NotImplementedYet, exit_code_for
+
+__all__ = ["cli", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_CONFIG = "healthsync.toml"
+
+
+class _Group(click.Group):
+    """A click group that turns our exceptions into one message and their exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HealthsyncError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exit_code_for(exc))
+
+
+def config_option(func: F) -> F:
+    """`--config PATH`, shared by every command that reads the configuration."""
+    return click.option(
+        "--config",
+        "config_path",
+        default=DEFAULT_CONFIG,
+        show_default=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Configuration file (TOML).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    """`--json`: print one machine-readable object on stdout instead of tables."""
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON value instead of tables.")(
+        func
+    )
+
+
+def rules_file_option(func: F) -> F:
+    """`--rules FILE`: a rule file that replaces the configured or built-in rules."""
+    return click.option(
+        "--rules",
+        "rules_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Rule file (default: the config's [scoring] rules, else the built-in table).",
+    )(func)
+
+
+def as_of_option(func: F) -> F:
+    """`--as-of YYYY-MM-DD`: evaluate as if today were that date (backfills, simulations)."""
+    return click.option(
+        "--as-of",
+        "as_of",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        default=None,
+        help="Evaluate as of this date (default: today).",
+    )(func)
+
+
+def _console() -> Console:
+    # Plain text when piped: no colour codes or box art in log files and CI output.
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+
+
+def _print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
+
+
+def _later(command: str, issue: int, what: str) -> NoReturn:
+    raise NotImplementedYet(
+        f"`healthsync {command}` is not available yet: it arrives with issue #{issue} ({what}). "
+        "Until then, `healthsync rules show` and `healthsync rules test` work without a CRM."
+    )
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="healthsync")
+def cli() -> None:
+    """Customer health scores, renewal stages and tasks, written back into your CRM.
+
+    Pulls accounts from Salesforce or HubSpot, tickets from Zendesk and usage from your product
+    database; scores each account with explainable rules; writes the score, its reasons, tasks and
+    renewal deals back into the CRM.
+
+    Example: healthsync rules test --features examples/features.json
+    """
+
+
+# --- implemented now -------------------------------------------------------------------------
+
+
+@cli.group(cls=_Group)
+def rules() -> None:
+    """Inspect and try health-score rules without a CRM.
+
+    Example: healthsync rules show --rules my-rules.toml
+    """
+
+
+def _rules_path(rules_path: Path | None, config_path: Path) -> Path | None:
+    """The rule file in force: --rules wins, then the config's [scoring] rules, then built-in."""
+    if rules_path is not None:
+        return rules_path
+    if config_path.exists():
+        from healthsync.config import load_config
+
+        configured = load_config(config_path).scoring.rules
+        return Path(configured) if configured else None
+    if config_path.name != DEFAULT_CONFIG or config_path.parent != Path():
+        raise ConfigError(f"{config_path}: configuration file not found")
+    return None
+
+
+def _load_ruleset(rules_path: Path | None, config_path: Path) -> Any:
+    from healthsync.scoring.rules import default_rules, load_rules
+
+    path = _rules_path(rules_path, config_path)
+    return load_rules(path) if path is not None else default_rules()
+
+
+@rules.command("show")
+@rules_file_option
+@config_option
+@json_option
+def rules_show(rules_path: Path | None, config_path: Path, as_json: bool) -> None:
+    """Print the active rule table, bands and segments.
+
+    Example: healthsync rules show --rules examples/rules-enterprise.toml
+    """
+    from healthsync import render
+
+    ruleset = _load_ruleset(rules_path, config_path)
+    if as_json:
+        _print_json(render.ruleset_to_json(ruleset))
+    else:
+        render.print_ruleset(_console(), ruleset)
+
+
+@rules.command("test")
+@click.option(
+    "--features",
+    "features_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Accounts' features as JSON (list of objects) or CSV (one row per account).",
+)
+@rules_file_option
+@as_of_option
+@config_option
+@json_option
+def rules_test(
+    features_path: Path, rules_path: Path | None, as_of: Any, config_path: Path, as_json: bool
+) -> None:
+    """Score accounts from a features file and show every rule's contribution.
+
+    Keys are feature names (see the README) plus `account`; a missing or null feature is "no data".
+
+    Example: healthsync rules test --features examples/features.json --json
+    """
+    from healthsync import render
+    from healthsync.scoring.engine import score_many
+    from healthsync.scoring.features_file import load_features
+
+    ruleset = _load_ruleset(rules_path, config_path)
+    features = load_features(features_path)
+    day: date = as_of.date() if as_of is not None else date.today()
+    results = score_many(features, ruleset, as_of=day)
+    if as_json:
+        _print_json([render.result_to_json(r) for r in results])
+    else:
+        render.print_results(_console(), results)
+
+
+# --- delivered by later issues -----------------------------------------------------------------
+
+
+@cli.command()
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the demo config and state (default: ./healthsync-demo).",
+)
+def demo(workdir: Path | None) -> None:
+    """Start the bundled sandbox CRM, sync it for a few simulated weeks, and show the results.
+
+    Example: healthsync demo
+    """
+    _later("demo", 6, "sync engine and demo")
+
+
+@cli.command()
+@config_option
+@json_option
+@as_of_option
+@click.option("--dry-run", is_flag=True, help="Compute and print the plan; write nothing.")
+def sync(config_path: Path, as_json: bool, as_of: Any, dry_run: bool) -> None:
+    """Run one sync: pull, match, score, plan, write back, record.
+
+    Example: healthsync sync --dry-run
+    """
+    _later("sync", 6, "sync engine")
+
+
+@cli.command()
+@config_option
+@json_option
+@as_of_option
+def plan(config_path: Path, as_json: bool, as_of: Any) -> None:
+    """Show every planned write with its reason and the API-call estimate; write nothing.
+
+    Example: healthsync plan --json
+    """
+    _later("plan", 6, "sync engine")
+
+
+@cli.command()
+@config_option
+@json_option
+def check(config_path: Path, as_json: bool) -> None:
+    """Check config, secrets, connectivity and the mapping against the live CRM schema.
+
+    Example: healthsync check
+    """
+    _later("check", 7, "mappings and validation")
+
+
+@cli.group(cls=_Group)
+def fields() -> None:
+    """Provision the CRM custom fields, property group and renewal pipeline healthsync writes to.
+
+    Example: healthsync fields apply --dry-run
+    """
+
+
+@fields.command("apply")
+@config_option
+@click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
+def fields_apply(config_path: Path, dry_run: bool) -> None:
+    """Create the missing custom fields, property group and renewal pipeline; never delete.
+
+    Example: healthsync fields apply
+    """
+    _later("fields apply", 7, "mappings and provisioning")
+
+
+@cli.command()
+@click.argument("account")
+@config_option
+@json_option
+def explain(account: str, config_path: Path, as_json: bool) -> None:
+    """Show an account's score with every rule's contribution, trend, stage and open signals.
+
+    Example: healthsync explain "Acme Corp"
+    """
+    _later("explain", 6, "sync engine")
+
+
+@cli.command()
+@config_option
+@json_option
+def status(config_path: Path, as_json: bool) -> None:
+    """Show recent runs, errors, dead letters and the next scheduled run.
+
+    Example: healthsync status --json
+    """
+    _later("status", 6, "sync engine")
+
+
+@cli.command()
+@config_option
+@click.option(
+    "--html",
+    "html_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the report.",
+)
+def report(config_path: Path, html_path: Path) -> None:
+    """Write the portfolio report (retention, renewals, at-risk ARR) as an offline HTML page.
+
+    Example: healthsync report --html portfolio.html
+    """
+    _later("report", 10, "portfolio report")
+
+
+@cli.group(cls=_Group)
+def auth() -> None:
+    """Store, test and delete credentials in the OS keyring.
+
+    Example: healthsync auth set hubspot
+    """
+
+
+@auth.command("set")
+@click.argument("name")
+def auth_set(name: str) -> None:
+    """Store a credential in the OS keyring (prompts without echo, or reads stdin).
+
+    Example: healthsync auth set hubspot
+    """
+    _later("auth set", 8, "admin tooling")
+
+
+@auth.command("test")
+@click.argument("name")
+@config_option
+def auth_test(name: str, config_path: Path) -> None:
+    """Call the vendor with a stored credential and report who it authenticates as.
+
+    Example: healthsync auth test hubspot
+    """
+    _later("auth test", 8, "admin tooling")
+
+
+@auth.command("delete")
+@click.argument("name")
+def auth_delete(name: str) -> None:
+    """Remove a credential from the OS keyring.
+
+    Example: healthsync auth delete hubspot
+    """
+    _later("auth delete", 8, "admin tooling")
+
+
+@cli.group(cls=_Group)
+def schedule() -> None:
+    """Run the scheduler in the foreground, or list its jobs.
+
+    Example: healthsync schedule list
+    """
+
+
+@schedule.command("run")
+@config_option
+def schedule_run(config_path: Path) -> None:
+    """Run scheduled syncs in the foreground until SIGTERM (for systemd and containers).
+
+    Example: healthsync schedule run --config /etc/healthsync/healthsync.toml
+    """
+    _later("schedule run", 8, "scheduling")
+
+
+@schedule.command("list")
+@config_option
+@json_option
+def schedule_list(config_path: Path, as_json: bool) -> None:
+    """List scheduled jobs and their next run times.
+
+    Example: healthsync schedule list
+    """
+    _later("schedule list", 8, "scheduling")
+
+
+@cli.group(cls=_Group)
+def sandbox() -> None:
+    """The bundled local Salesforce, HubSpot and Zendesk servers.
+
+    Example: healthsync sandbox serve --accounts 500
+    """
+
+
+@sandbox.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=0, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option("--accounts", default=300, show_default=True, type=int, help="Accounts to generate.")
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed of the generated data.")
+@click.option(
+    "--rate-limits",
+    type=click.Choice(["off", "realistic"]),
+    default="off",
+    show_default=True,
+    help="Whether to enforce the vendors' rate limits.",
+)
+@click.option("--latency-ms", default=0, show_default=True, type=int, help="Added latency per request.")
+@click.option(
+    "--write-config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a healthsync config that points at this sandbox.",
+)
+def sandbox_serve(
+    host: str,
+    port: int,
+    accounts: int,
+    seed: int,
+    rate_limits: str,
+    latency_ms: int,
+    write_config: Path | None,
+) -> None:
+    """Serve the sandbox CRMs until interrupted.
+
+    Example: healthsync sandbox serve --accounts 1000 --write-config sandbox.toml
+    """
+    _later("sandbox serve", 4, "sandbox")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="healthsync")

@@ -1,0 +1,188 @@
+"""The command line: every command documented, errors as messages with exit codes, never tracebacks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from healthsync.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out: list[tuple[str, click.Command]] = []
+    for name, command in sorted(group.commands.items()):
+        full = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            out.extend(_commands(command, full + " "))
+        else:
+            out.append((full, command))
+    return out
+
+
+ALL_COMMANDS = _commands(cli)
+LATER = [
+    ("demo", [], 6),
+    ("sync", [], 6),
+    ("plan", [], 6),
+    ("check", [], 7),
+    ("fields apply", [], 7),
+    ("explain", ["Acme"], 6),
+    ("status", [], 6),
+    ("report", ["--html", "x.html"], 10),
+    ("auth set", ["hubspot"], 8),
+    ("auth test", ["hubspot"], 8),
+    ("auth delete", ["hubspot"], 8),
+    ("schedule run", [], 8),
+    ("schedule list", [], 8),
+    ("sandbox serve", [], 4),
+]
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def test_design_commands_all_exist():
+    names = {name for name, _ in ALL_COMMANDS}
+    expected = {"rules show", "rules test"} | {name for name, _, _ in LATER}
+    assert expected <= names
+
+
+@pytest.mark.parametrize(("name", "command"), ALL_COMMANDS, ids=[n for n, _ in ALL_COMMANDS])
+def test_every_command_has_help_with_an_example_and_is_in_the_readme(runner, name, command):
+    result = runner.invoke(cli, [*name.split(), "--help"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert (command.help or "").strip(), f"{name} has no help text"
+    assert "Example: healthsync" in (command.help or ""), f"{name}'s help ends without an example"
+    readme = (ROOT / "README.md").read_text()
+    top = name.split()[0]
+    assert f"healthsync {top}" in readme, f"`healthsync {top}` is missing from README.md"
+
+
+@pytest.mark.parametrize(("name", "args", "issue"), LATER, ids=[n for n, _, _ in LATER])
+def test_later_commands_say_so_and_exit_2(runner, name, args, issue):
+    result = runner.invoke(cli, [*name.split(), *args], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"issue #{issue}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_version(runner):
+    result = runner.invoke(cli, ["--version"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert "healthsync" in result.output
+
+
+def test_unknown_command_is_usage_error(runner):
+    result = runner.invoke(cli, ["frobnicate"], catch_exceptions=False)
+    assert result.exit_code == 2
+
+
+def test_rules_test_json_on_the_shipped_example(runner):
+    result = runner.invoke(
+        cli,
+        ["rules", "test", "--features", str(EXAMPLES / "features.json"), "--json", "--as-of", "2026-11-24"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert len(rows) >= 5
+    for row in rows:
+        assert {"account", "score", "band", "contributions", "missing"} <= row.keys()
+        assert 0 <= row["score"] <= 100
+        assert row["band"] in {"green", "yellow", "red"}
+        for contribution in row["contributions"]:
+            assert {"rule", "points", "reason"} <= contribution.keys()
+            assert "{" not in contribution["reason"], "reason template left unrendered"
+        assert row["computed_at"] == "2026-11-24"
+    # the example ships an account with missing inputs, and they are reported, not scored as zero
+    assert any(row["missing"] for row in rows)
+
+
+def test_rules_test_reads_csv_too(runner, tmp_path):
+    csv_file = tmp_path / "features.csv"
+    csv_file.write_text("account,login_days_30d,last_nps\nAcme,16,9\nBeta,4,\n")
+    result = runner.invoke(
+        cli, ["rules", "test", "--features", str(csv_file), "--json"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    by_account = {row["account"]: row for row in json.loads(result.output)}
+    assert by_account["Acme"]["score"] == 50  # +30 logins > 15, +20 promoter
+    assert "last_nps" in by_account["Beta"]["missing"]
+
+
+def test_rules_test_human_output_names_reasons(runner):
+    result = runner.invoke(
+        cli, ["rules", "test", "--features", str(EXAMPLES / "features.json")], catch_exceptions=False
+    )
+    assert result.exit_code == 0
+    assert "Logged in on" in result.output
+    assert "no data:" in result.output
+
+
+def test_malformed_features_file_exits_2_with_the_place(runner, tmp_path):
+    bad = tmp_path / "features.json"
+    bad.write_text('[{"account": "Acme", "login_days": 3}]')
+    result = runner.invoke(cli, ["rules", "test", "--features", str(bad)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "features.json" in result.output
+    assert "login_days" in result.output
+    assert "login_days_30d" in result.output  # did-you-mean
+    assert "Traceback" not in result.output
+
+
+def test_features_file_that_is_not_json_exits_2(runner, tmp_path):
+    bad = tmp_path / "features.json"
+    bad.write_text('[{"account": "Acme",\n  "login_days_30d": }]')
+    result = runner.invoke(cli, ["rules", "test", "--features", str(bad)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"{bad}:2" in result.output
+
+
+def test_malformed_rule_file_exits_2_with_file_line_and_rule_id(runner, tmp_path):
+    rules_file = tmp_path / "rules.toml"
+    rules_file.write_text(
+        '[[rule]]\nid = "ok"\nsignal = "last_nps"\nwhen = { gte = 9 }\npoints = 20\nreason = "promoter"\n\n'
+        '[[rule]]\nid = "typo"\nsignal = "login_days"\nwhen = { gt = 15 }\npoints = 30\nreason = "x"\n'
+    )
+    for command in (["rules", "show"], ["rules", "test", "--features", str(EXAMPLES / "features.json")]):
+        result = runner.invoke(cli, [*command, "--rules", str(rules_file)], catch_exceptions=False)
+        assert result.exit_code == 2, command
+        assert f"{rules_file}:10" in result.output
+        assert "typo" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_rules_show_json_lists_the_reference_table(runner):
+    result = runner.invoke(cli, ["rules", "show", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    shown = json.loads(result.output)
+    assert shown["bands"] == {"green": 70, "yellow": 40}
+    points = {rule["id"]: rule["points"] for rule in shown["rules"]}
+    assert sorted(points.values()) == [-20, -15, 0, 0, 15, 15, 15, 20, 20, 30]
+
+
+def test_rules_show_segments_of_the_example_rule_file(runner):
+    result = runner.invoke(
+        cli,
+        ["rules", "show", "--rules", str(EXAMPLES / "rules-enterprise.toml"), "--json"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0
+    assert json.loads(result.output)["segments"]
+
+
+def test_explicit_missing_config_is_an_error(runner, tmp_path):
+    result = runner.invoke(
+        cli, ["rules", "show", "--config", str(tmp_path / "nope.toml")], catch_exceptions=False
+    )
+    assert result.exit_code == 2
+    assert "nope.toml" in result.output
