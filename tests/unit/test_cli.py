@@ -186,3 +186,29 @@ def test_explicit_missing_config_is_an_error(runner, tmp_path):
     )
     assert result.exit_code == 2
     assert "nope.toml" in result.output
+
+
+def test_bad_config_file_exits_2_with_one_line_per_problem(runner, tmp_path):
+    config = tmp_path / "healthsync.toml"
+    config.write_text(
+        '[crm]\nsystem = "hubspot"\n\n[hubspot]\naccess_token = "pat-na1-secret-value"\ntier = "pro"\n'
+        '\n[[schedule]]\nname = "nightly"\ncron = "0 2 * *"\n'
+    )
+    result = runner.invoke(cli, ["rules", "show", "--config", str(config)], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert f"{config}:5: hubspot.access_token" in result.output
+    assert f"{config}:6: hubspot.tier" in result.output
+    assert f"{config}:10: schedule[0].cron" in result.output
+    assert "pat-na1-secret-value" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_configured_rule_file_is_the_active_one(runner, tmp_path):
+    config = tmp_path / "healthsync.toml"
+    config.write_text(
+        '[crm]\nsystem = "hubspot"\n[hubspot]\naccess_token = { env = "HUBSPOT_TOKEN" }\n'
+        f'[scoring]\nrules = "{EXAMPLES / "rules-enterprise.toml"}"\n'
+    )
+    result = runner.invoke(cli, ["rules", "show", "--config", str(config), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["source"].endswith("rules-enterprise.toml")
