@@ -129,6 +129,7 @@ class HubSpotSection(_Section):
     host: HttpUrl = "https://api.hubapi.com"
     tier: Literal["free", "starter", "professional", "enterprise"] = "starter"
     daily_limit: int | None = Field(None, ge=1)
+    ca_bundle: ExistingFile | None = None
 
     @property
     def requests_per_10s(self) -> int:
@@ -155,6 +156,7 @@ class SalesforceSection(_Section):
     consumer_key: NonBlank | None = None
     consumer_secret: SecretField | None = None
     private_key: SecretField | None = None
+    ca_bundle: ExistingFile | None = None
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -200,6 +202,7 @@ class ZendeskSection(_Section):
     )
     requests_per_minute: int = Field(400, ge=1)
     incremental_per_minute: int = Field(10, ge=1)
+    ca_bundle: ExistingFile | None = None
 
     @field_validator("subdomain")
     @classmethod
@@ -281,7 +284,7 @@ class UsageSection(_Section):
     kind: Literal["sql", "csv"]
     url: DatabaseUrl | None = None
     password: SecretField | None = None
-    account_key: Literal["crm_id", "zendesk_org_id", "domain", "name"] = "crm_id"
+    account_key: Literal["crm_id", "customer_key", "zendesk_org_id", "domain", "name"] = "crm_id"
     daily: DailyTable | None = None
     payments: PaymentsTable | None = None
     nps: NpsTable | None = None

@@ -32,6 +32,7 @@ __all__ = [
     "RenewalStage",
     "Signal",
     "SignalKind",
+    "SupportOrganization",
     "TaskPriority",
     "TaskUpsert",
     "Ticket",
@@ -137,6 +138,18 @@ class Account:
     raw_inputs: Mapping[str, Any] = field(default_factory=dict)
     """Mapped input values as read, for explanations and custom rules."""
     modified_at: datetime | None = None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SupportOrganization:
+    """A customer company as the support system (Zendesk) knows it; matched to an Account."""
+
+    id: str
+    name: str
+    external_id: str | None = None
+    domains: tuple[str, ...] = ()
+    updated_at: datetime | None = None
     deleted: bool = False
 
 

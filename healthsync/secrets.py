@@ -17,6 +17,7 @@ import os
 import re
 import shlex
 import threading
+from pathlib import Path
 from typing import Any, NoReturn, Self
 
 import keyring
@@ -104,20 +105,24 @@ def display_name(service: str, name: str) -> str:
 
 
 class SecretRef(BaseModel):
-    """Where a credential lives: an OS keyring entry, an environment variable, or both.
+    """Where a credential lives: an OS keyring entry, an environment variable, a file, or several.
 
-    Both may be given so one config serves a workstation (keyring) and a container (environment);
-    the keyring is tried first, as `healthsync auth set` is the documented way to store credentials.
+    Several may be given so one config serves a workstation (keyring) and a container (environment,
+    or a mounted secret file as Docker and Kubernetes provide); they are tried in that order, the
+    keyring first, as `healthsync auth set` is the documented way to store credentials.
 
     Attributes:
         keyring: ``"service/name"``, or a bare name in the `healthsync` service.
         env: the name of an environment variable.
+        file: a file whose content (trailing newline stripped) is the secret; relative paths are
+            resolved against the config file's folder.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
     keyring: str | None = None
     env: str | None = None
+    file: str | None = None
 
     # The messages below never repeat the value: a user who pasted a token where a name belongs
     # must not see it printed back into a terminal or a CI log.
@@ -142,8 +147,8 @@ class SecretRef(BaseModel):
 
     @model_validator(mode="after")
     def _check_some_source(self) -> Self:
-        if self.keyring is None and self.env is None:
-            raise ValueError('give keyring = "service/name", env = "VARIABLE", or both')
+        if self.keyring is None and self.env is None and self.file is None:
+            raise ValueError('give keyring = "service/name", env = "VARIABLE", file = "path", or several')
         return self
 
     def keyring_address(self) -> tuple[str, str] | None:
@@ -158,6 +163,8 @@ class SecretRef(BaseModel):
             places.append(f"keyring {address[0]}/{address[1]}")
         if self.env is not None:
             places.append(f"${self.env}")
+        if self.file is not None:
+            places.append(f"file {self.file}")
         return ", then ".join(places)
 
 
@@ -232,8 +239,8 @@ class Secret:
 # --- keyring and environment -----------------------------------------------------------------
 
 
-def resolve(ref: SecretRef, *, context: str) -> Secret:
-    """Look a credential up: the keyring entry first, then the environment variable.
+def resolve(ref: SecretRef, *, context: str, base_dir: Path | None = None) -> Secret:
+    """Look a credential up: the keyring entry first, then the environment variable, then the file.
 
     A keyring without a usable backend (a server, a container) is not an error while an
     environment variable remains to be tried; an empty variable counts as unset.
@@ -241,6 +248,7 @@ def resolve(ref: SecretRef, *, context: str) -> Secret:
     Args:
         ref: where to look.
         context: the config key that needs the secret (e.g. `hubspot.access_token`), for messages.
+        base_dir: the folder relative `file` references are resolved against (the config's folder).
 
     Returns:
         The secret, still hidden.
@@ -274,7 +282,22 @@ def resolve(ref: SecretRef, *, context: str) -> Secret:
             return Secret(value)
         looked.append(f"${ref.env} ({'empty' if value == '' else 'not set'})")
         fixes.append(f"`export {ref.env}=...` before running healthsync")
-    elif backend_problem is not None:
+    if ref.file is not None:
+        path = Path(ref.file).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        try:
+            value = path.read_text(encoding="utf-8").rstrip("\r\n")
+        except FileNotFoundError:
+            looked.append(f"file {path} (missing)")
+        except OSError as exc:
+            looked.append(f"file {path} (unreadable: {type(exc).__name__})")
+        else:
+            if value:
+                return Secret(value)
+            looked.append(f"file {path} (empty)")
+        fixes.append(f"write the secret into {path} (readable only by the healthsync user)")
+    if ref.env is None and ref.file is None and backend_problem is not None:
         suggested = suggest_ref(context).env
         fixes.append(
             f"add an environment fallback, e.g. `{context.rsplit('.', 1)[-1]} = "

@@ -372,3 +372,25 @@ def test_very_short_values_are_not_redacted() -> None:
     # A 2-character "secret" would turn every log line containing those letters into asterisks.
     assert Secret("ab").reveal() == "ab"
     assert redact("about abc") == "about abc"
+
+
+def test_a_secret_file_is_read_after_keyring_and_environment(
+    tmp_path, memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "token").write_text("from-file\n")
+    ref = SecretRef(keyring="hubspot", env="HS_FILE_TEST", file="token")
+    assert resolve(ref, context="hubspot.access_token", base_dir=tmp_path).reveal() == "from-file"
+    monkeypatch.setenv("HS_FILE_TEST", "from-env")
+    assert resolve(ref, context="hubspot.access_token", base_dir=tmp_path).reveal() == "from-env"
+    assert ref.describe() == "keyring healthsync/hubspot, then $HS_FILE_TEST, then file token"
+
+
+def test_a_missing_or_empty_secret_file_is_named_with_the_fix(tmp_path) -> None:
+    ref = SecretRef(file=str(tmp_path / "absent"))
+    with pytest.raises(ConfigError) as info:
+        resolve(ref, context="zendesk.token")
+    assert f"file {tmp_path / 'absent'} (missing)" in str(info.value)
+    assert "write the secret into" in str(info.value)
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ConfigError, match="empty"):
+        resolve(SecretRef(file="empty"), context="zendesk.token", base_dir=tmp_path)

@@ -1,0 +1,277 @@
+"""The one place that retries, rate-limits and counts vendor calls (DESIGN.md section 3).
+
+Every vendor call goes through `Http.call(vendor, endpoint, fn, idempotent=..., kind=...)`.
+Connectors never sleep, loop on errors or catch vendor exceptions to retry; they translate SDK
+exceptions into `healthsync.errors` classes (or pass a `translate` function here) and let this
+layer decide:
+
+- `RateLimited` (429): wait `Retry-After` (else jittered backoff) within the run's retry budget,
+  for idempotent and non-idempotent calls alike: a 429 means the vendor refused the request before
+  doing anything, so a replay cannot double it.
+- `TransientError` (5xx, timeout, dropped connection): the same wait for idempotent calls; raised at
+  once for non-idempotent ones, since the write may have happened (the outbox reconciles next run).
+- `QuotaExhausted`: raised; the run stops cleanly and resumes next time.
+- `ConfigError` / `AuthError`: raised; retrying cannot fix a credential.
+- `RecordRejected`, `PaginationError`: raised to the caller (dead letter, or a bug to report).
+
+The decision takes the caller's word on idempotency rather than the HTTP method: a HubSpot search
+is a POST but a read; a Salesforce external-id upsert is a PATCH that replays safely; a plain
+create does not.
+
+Client-side limiters keep a run under each vendor's documented limits, so the vendors' 429s stay
+rare rather than being the pacing mechanism. All waiting goes through an injectable `sleep` and
+`clock`, so tests run without real time passing.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+from healthsync.errors import (
+    ConfigError,
+    HealthsyncError,
+    QuotaExhausted,
+    RateLimited,
+    TransientError,
+)
+
+__all__ = ["CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy"]
+
+T = TypeVar("T")
+Kind = Literal["read", "write"]
+Translate = Callable[[BaseException], HealthsyncError | None]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to wait between attempts: capped exponential backoff with full jitter.
+
+    Attributes:
+        base_delay: the first backoff step in seconds.
+        max_delay: no single wait is longer (also caps a server's Retry-After, which some APIs
+            set to hours when a daily cap is hit; those are `QuotaExhausted`, not waits).
+        max_attempts: attempts per call, the first included.
+    """
+
+    base_delay: float = 0.5
+    max_delay: float = 60.0
+    max_attempts: int = 8
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number `attempt` (1-based), with full jitter (AWS-style)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class RetryBudget:
+    """Retries left for the whole run, shared by every vendor: an outage slows a run, never loops it."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.used = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        """Spend one retry; False when none is left."""
+        with self._lock:
+            if self.used >= self.total:
+                return False
+            self.used += 1
+            return True
+
+
+class Limiter:
+    """Client-side sliding-window limiter: at most `limit` calls per `period` seconds.
+
+    `acquire` blocks (through the injected sleep) until a call fits, so a run paces itself below
+    the vendor's limit instead of collecting 429s.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        limit: int,
+        period: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if limit < 1 or period <= 0:
+            raise ValueError(f"limiter {name}: needs a positive limit and period")
+        self.name = name
+        self.limit = limit
+        self.period = period
+        self._clock = clock
+        self._sleep = sleep
+        self._calls: deque[float] = deque()
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> float:
+        """Wait until one more call fits in the window, take it, and return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._calls and self._calls[0] <= now - self.period:
+                    self._calls.popleft()
+                if len(self._calls) < self.limit:
+                    self._calls.append(now)
+                    self.waited += waited
+                    return waited
+                wait = self._calls[0] + self.period - now
+            self._sleep(wait)
+            waited += wait
+
+
+@dataclass
+class CallCounter:
+    """Every request counted per vendor, endpoint and read/write; the run record stores the totals."""
+
+    _counts: dict[tuple[str, str, Kind], int] = field(default_factory=lambda: defaultdict(int))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, vendor: str, endpoint: str, kind: Kind) -> None:
+        """Record one request (each attempt of a retried call is one request)."""
+        with self._lock:
+            self._counts[(vendor, endpoint, kind)] += 1
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """`{vendor: {"read": n, "write": n}}`, the shape of `sync --json`'s `api_calls`."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for (vendor, _, kind), n in self._counts.items():
+                out.setdefault(vendor, {"read": 0, "write": 0})[kind] += n
+        return dict(sorted(out.items()))
+
+    def by_endpoint(self) -> dict[str, dict[str, int]]:
+        """`{vendor: {endpoint: n}}`, for benchmarks and exact-count tests."""
+        out: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for (vendor, endpoint, _), n in sorted(self._counts.items()):
+                out.setdefault(vendor, {})[endpoint] = out.get(vendor, {}).get(endpoint, 0) + n
+        return out
+
+
+@dataclass
+class _Route:
+    limiter: Limiter
+    matches: Callable[[str], bool]
+
+
+class Http:
+    """Retries, rate limits and counts for all vendor calls of one run.
+
+    Args:
+        retry_budget: retries allowed in the whole run (config `sync.retry_budget`).
+        policy: backoff settings.
+        sleep: how to wait (tests pass a recorder).
+        clock: monotonic seconds (tests pass a fake that `sleep` advances).
+        rng: jitter source (seeded in tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        retry_budget: int = 50,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.budget = RetryBudget(retry_budget)
+        self.policy = policy or RetryPolicy()
+        self.counter = CallCounter()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._limits: dict[str, list[_Route]] = defaultdict(list)
+        self.retries: list[tuple[str, str, str, float]] = []
+        """(vendor, endpoint, error class, wait) of every retry, for logs and the run record."""
+
+    def limit(
+        self,
+        vendor: str,
+        limit: int,
+        period: float,
+        *,
+        endpoints: Callable[[str], bool] | None = None,
+        name: str | None = None,
+    ) -> Limiter:
+        """Pace `vendor`'s calls (those whose endpoint satisfies `endpoints`, default all)."""
+        limiter = Limiter(
+            name or f"{vendor}:{limit}/{period:g}s", limit, period, clock=self._clock, sleep=self._sleep
+        )
+        self._limits[vendor].append(_Route(limiter, endpoints or (lambda _: True)))
+        return limiter
+
+    def call(
+        self,
+        vendor: str,
+        endpoint: str,
+        fn: Callable[[], T],
+        *,
+        idempotent: bool,
+        kind: Kind,
+        translate: Translate | None = None,
+    ) -> T:
+        """Run one vendor call with pacing, counting and the retry policy of the module docstring.
+
+        Args:
+            vendor: `salesforce`, `hubspot`, `zendesk` or a usage source name.
+            endpoint: a stable name for counters and limits, e.g. `companies.search`.
+            fn: performs the request; raises `healthsync.errors` classes or SDK exceptions.
+            idempotent: True when replaying the call cannot change the outcome.
+            kind: read or write, for the counters.
+            translate: maps an SDK exception to one of ours (None: not ours to handle; re-raised).
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            for route in self._limits.get(vendor, ()):
+                if route.matches(endpoint):
+                    route.limiter.acquire()
+            self.counter.count(vendor, endpoint, kind)
+            try:
+                return fn()
+            except HealthsyncError as exc:
+                error: HealthsyncError = exc
+            except Exception as exc:
+                translated = translate(exc) if translate is not None else None
+                if translated is None:
+                    raise
+                error = translated
+                error.__cause__ = exc
+            wait = self._retry_wait(error, attempt, idempotent=idempotent)
+            if wait is None:
+                raise error
+            self.retries.append((vendor, endpoint, type(error).__name__, wait))
+            self._sleep(wait)
+
+    def _retry_wait(self, error: HealthsyncError, attempt: int, *, idempotent: bool) -> float | None:
+        """Seconds to wait before retrying, or None to give up and raise."""
+        if isinstance(error, ConfigError | QuotaExhausted) or not isinstance(error, TransientError):
+            return None
+        if not isinstance(error, RateLimited) and not idempotent:
+            return None
+        if attempt >= self.policy.max_attempts or not self.budget.take():
+            return None
+        if isinstance(error, RateLimited) and error.retry_after is not None:
+            return min(max(error.retry_after, 0.0), self.policy.max_delay)
+        return self.policy.backoff(attempt, self._rng)
+
+    def stats(self) -> dict[str, Any]:
+        """Calls per vendor, retries and time spent waiting on limiters, for the run record."""
+        waited = {r.limiter.name: round(r.limiter.waited, 3) for rs in self._limits.values() for r in rs}
+        return {
+            "api_calls": self.counter.totals(),
+            "retries": len(self.retries),
+            "retry_budget_left": self.budget.total - self.budget.used,
+            "limiter_wait_s": waited,
+        }

@@ -1,0 +1,212 @@
+"""The retry/limit/count layer, as a table: error × idempotency → retried?, and how long it waits."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from healthsync.errors import (
+    AuthError,
+    ConfigError,
+    PaginationError,
+    QuotaExhausted,
+    RateLimited,
+    RecordRejected,
+    TransientError,
+)
+from healthsync.http import Http, Limiter, RetryPolicy
+
+
+class FakeTime:
+    """A clock that only moves when something sleeps: tests of waiting without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def failing(*errors: BaseException, result: str = "ok"):
+    """A call that raises each error in turn, then returns `result`; it records its attempts."""
+    queue = list(errors)
+
+    def fn() -> str:
+        fn.attempts += 1  # type: ignore[attr-defined]
+        if queue:
+            raise queue.pop(0)
+        return result
+
+    fn.attempts = 0  # type: ignore[attr-defined]
+    return fn
+
+
+@pytest.fixture
+def fake() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def http(fake: FakeTime) -> Http:
+    return Http(
+        retry_budget=10,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        rng=random.Random(1),
+        policy=RetryPolicy(base_delay=1.0, max_delay=30.0, max_attempts=5),
+    )
+
+
+CASES = [
+    # id, error, idempotent, retried, expected wait (None: backoff in [0.5, 1.0])
+    (
+        "hubspot-429-ten-secondly",
+        RateLimited("ten_secondly_rolling", vendor="hubspot", status=429, retry_after=10),
+        True,
+        True,
+        10.0,
+    ),
+    (
+        "hubspot-429-create-still-retried",
+        RateLimited("limit", vendor="hubspot", status=429, retry_after=2),
+        False,
+        True,
+        2.0,
+    ),
+    ("zendesk-429-no-retry-after", RateLimited("slow", vendor="zendesk", status=429), True, True, None),
+    (
+        "zendesk-429-retry-after-capped",
+        RateLimited("slow", vendor="zendesk", status=429, retry_after=3600),
+        True,
+        True,
+        30.0,
+    ),
+    ("salesforce-503-read", TransientError("unavailable", vendor="salesforce", status=503), True, True, None),
+    (
+        "salesforce-503-create",
+        TransientError("unavailable", vendor="salesforce", status=503),
+        False,
+        False,
+        None,
+    ),
+    ("hubspot-dropped-connection-read", TransientError("reset", vendor="hubspot"), True, True, None),
+    (
+        "salesforce-403-request-limit",
+        QuotaExhausted("REQUEST_LIMIT_EXCEEDED", vendor="salesforce", status=403),
+        True,
+        False,
+        None,
+    ),
+    ("hubspot-429-daily", QuotaExhausted("DAILY", vendor="hubspot", status=429), True, False, None),
+    ("zendesk-401", AuthError("Couldn't authenticate you", vendor="zendesk", status=401), True, False, None),
+    ("config", ConfigError("bad mapping"), True, False, None),
+    ("hubspot-207-record", RecordRejected("bad enum", vendor="hubspot", status=207), True, False, None),
+    ("zendesk-cursor-repeat", PaginationError("cursor repeated", vendor="zendesk"), True, False, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("error", "idempotent", "retried", "wait"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_error_classification(http: Http, fake: FakeTime, error, idempotent, retried, wait) -> None:
+    fn = failing(error)
+    if retried:
+        assert http.call("v", "e", fn, idempotent=idempotent, kind="read") == "ok"
+        assert fn.attempts == 2
+        assert len(fake.sleeps) == 1
+        if wait is None:
+            assert 0.5 <= fake.sleeps[0] <= 1.0
+        else:
+            assert fake.sleeps[0] == wait
+    else:
+        with pytest.raises(type(error)):
+            http.call("v", "e", fn, idempotent=idempotent, kind="read")
+        assert fn.attempts == 1
+        assert fake.sleeps == []
+
+
+def test_backoff_grows_and_is_capped(fake: FakeTime) -> None:
+    http = Http(
+        retry_budget=100,
+        sleep=fake.sleep,
+        clock=fake.clock,
+        rng=random.Random(3),
+        policy=RetryPolicy(base_delay=1.0, max_delay=4.0, max_attempts=6),
+    )
+    fn = failing(*[TransientError("x", vendor="v")] * 5)
+    assert http.call("v", "e", fn, idempotent=True, kind="read") == "ok"
+    ceilings = [1, 2, 4, 4, 4]
+    assert all(c / 2 <= s <= c for s, c in zip(fake.sleeps, ceilings, strict=True))
+
+
+def test_attempts_are_capped(http: Http) -> None:
+    fn = failing(*[TransientError("x", vendor="v")] * 10)
+    with pytest.raises(TransientError):
+        http.call("v", "e", fn, idempotent=True, kind="read")
+    assert fn.attempts == 5
+
+
+def test_the_budget_is_shared_by_the_whole_run(fake: FakeTime) -> None:
+    http = Http(retry_budget=3, sleep=fake.sleep, clock=fake.clock)
+    assert http.call("a", "e", failing(TransientError("x", vendor="a")), idempotent=True, kind="read") == "ok"
+    assert http.call("b", "e", failing(TransientError("x", vendor="b")), idempotent=True, kind="read") == "ok"
+    fn = failing(*[TransientError("x", vendor="c")] * 3)
+    with pytest.raises(TransientError):
+        http.call("c", "e", fn, idempotent=True, kind="read")
+    assert fn.attempts == 2  # one retry left for c, then the budget is spent
+    assert http.stats()["retry_budget_left"] == 0
+
+
+def test_sdk_exceptions_are_translated_or_left_alone(http: Http) -> None:
+    class SdkError(Exception):
+        pass
+
+    def translate(exc: BaseException):
+        return TransientError("sdk hiccup", vendor="v") if isinstance(exc, SdkError) else None
+
+    fn = failing(SdkError("boom"))
+    assert http.call("v", "e", fn, idempotent=True, kind="read", translate=translate) == "ok"
+    with pytest.raises(KeyError):
+        http.call("v", "e", failing(KeyError("bug")), idempotent=True, kind="read", translate=translate)
+    with pytest.raises(TransientError) as info:
+        http.call("v", "e", failing(SdkError("boom")), idempotent=False, kind="write", translate=translate)
+    assert isinstance(info.value.__cause__, SdkError)
+
+
+def test_every_attempt_is_counted_per_vendor_endpoint_and_kind(http: Http) -> None:
+    http.call(
+        "hubspot",
+        "companies.list",
+        failing(TransientError("x", vendor="hubspot")),
+        idempotent=True,
+        kind="read",
+    )
+    http.call("hubspot", "companies.batch_update", failing(), idempotent=True, kind="write")
+    http.call("zendesk", "tickets.incremental", failing(), idempotent=True, kind="read")
+    assert http.counter.totals() == {"hubspot": {"read": 2, "write": 1}, "zendesk": {"read": 1, "write": 0}}
+    assert http.counter.by_endpoint()["hubspot"] == {"companies.batch_update": 1, "companies.list": 2}
+
+
+def test_a_limiter_paces_calls_under_the_vendor_limit(http: Http, fake: FakeTime) -> None:
+    http.limit("hubspot", 100, 10.0)
+    search = http.limit("hubspot", 5, 1.0, endpoints=lambda e: e.endswith(".search"))
+    for _ in range(250):
+        http.call("hubspot", "companies.list", failing(), idempotent=True, kind="read")
+    assert fake.now == pytest.approx(20.0)  # calls 101 and 201 each wait for the window to roll
+    started = fake.now
+    for _ in range(11):
+        http.call("hubspot", "companies.search", failing(), idempotent=True, kind="read")
+    assert fake.now - started == pytest.approx(2.0)
+    assert search.waited == pytest.approx(2.0)
+    assert http.call("zendesk", "x", failing(), idempotent=True, kind="read") == "ok"  # other vendors unpaced
+
+
+def test_limiter_validates_its_settings() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Limiter("x", 0, 1.0)

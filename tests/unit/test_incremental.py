@@ -1,0 +1,66 @@
+"""Watermarks: closed bound, ties de-duplicated, lag overlap, signpost at the run start."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from healthsync.connectors.incremental import MAX_TIE_KEYS, Watermark, WatermarkState
+
+T0 = datetime(2026, 11, 1, 12, 0, 0, tzinfo=UTC)
+RUN = T0 + timedelta(hours=1)
+
+
+def test_first_run_reads_everything_and_remembers_ties() -> None:
+    mark = Watermark("SystemModstamp")
+    state = WatermarkState()
+    assert mark.query_from(state) is None
+    assert mark.accept(state, "a", T0)
+    after = mark.advance(
+        state,
+        [("a", T0), ("b", T0 + timedelta(seconds=1)), ("c", T0 + timedelta(seconds=1))],
+        run_started=RUN,
+    )
+    assert after.value == T0 + timedelta(seconds=1)
+    assert after.keys_at_value == {"b", "c"}
+
+
+def test_closed_bound_rereads_ties_but_accepts_only_new_keys() -> None:
+    mark = Watermark("SystemModstamp")
+    state = WatermarkState(T0, frozenset({"a"}))
+    assert mark.query_from(state) == T0  # >= , not >
+    assert not mark.accept(state, "a", T0)
+    assert mark.accept(state, "z", T0)  # stamped in the same second, not read before
+    assert mark.accept(state, "a", T0 + timedelta(seconds=1))  # changed again
+
+
+def test_lag_widens_the_query_and_the_overlap_is_dropped() -> None:
+    mark = Watermark("hs_lastmodifieddate", lag=timedelta(minutes=2))
+    state = WatermarkState(T0, frozenset())
+    assert mark.query_from(state) == T0 - timedelta(minutes=2)
+    assert not mark.accept(state, "x", T0 - timedelta(seconds=30))
+
+
+def test_the_watermark_never_passes_the_run_start() -> None:
+    mark = Watermark("updated_at")
+    state = mark.advance(
+        WatermarkState(),
+        [("a", RUN - timedelta(seconds=1)), ("late", RUN + timedelta(seconds=5))],
+        run_started=RUN,
+    )
+    assert state.value == RUN - timedelta(seconds=1)
+    assert mark.accept(state, "late", RUN + timedelta(seconds=5))  # seen again next run
+
+
+def test_tie_keys_are_bounded() -> None:
+    mark = Watermark("updated_at")
+    seen = [(f"k{i:06d}", T0) for i in range(MAX_TIE_KEYS + 50)]
+    assert len(mark.advance(WatermarkState(), seen, run_started=RUN).keys_at_value) == MAX_TIE_KEYS
+
+
+def test_encode_decode_round_trip() -> None:
+    state = WatermarkState(T0, frozenset({"b", "a"}))
+    value, keys = state.encode()
+    assert keys == ["a", "b"]
+    assert WatermarkState.decode(value, keys) == state
+    assert WatermarkState.decode("", []) == WatermarkState()
+    assert WatermarkState.decode("2026-11-01T12:00:00", []).value == T0
