@@ -1,0 +1,185 @@
+"""What a connector offers, as small protocols rather than a base class (DESIGN.md section 3).
+
+A connector implements the protocols its system supports: a CRM is an `AccountSource` and a
+`CrmWriter`; Zendesk is a `TicketSource`; a product database is a `UsageSource`. Reads are
+generators of `Page`s, each carrying the cursor to commit *with* its records (the engine writes both
+in one transaction, so a cursor never runs ahead of its data). Connectors never touch the state
+store and never retry: `healthsync.http.Http` does.
+
+Writes take batches and return one `WriteOutcome` per input, in input order: a record the vendor
+refused is an outcome with an error, not an exception, so one bad record never sinks its batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Generic, Protocol, TypeVar
+
+from healthsync.connectors.incremental import WatermarkState
+from healthsync.model import (
+    Account,
+    DealUpsert,
+    Payment,
+    Rating,
+    SupportOrganization,
+    TaskUpsert,
+    Ticket,
+    UsageDay,
+)
+
+__all__ = [
+    "AccountSource",
+    "CrmWriter",
+    "FieldSchema",
+    "FieldUpdate",
+    "ObjectSchema",
+    "Owner",
+    "Page",
+    "TicketSource",
+    "UsageSource",
+    "WriteOutcome",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of records and where the stream stands once they are committed.
+
+    Attributes:
+        records: the page's records, in the canonical model.
+        state: the stream position after this page: a `WatermarkState` for timestamp cursors, an
+            opaque string for vendor cursors (Zendesk `after_cursor`), None when the stream keeps none.
+        deleted: keys of records the vendor reports deleted or archived in this page's range.
+    """
+
+    records: tuple[T, ...]
+    state: WatermarkState | str | None = None
+    deleted: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Owner:
+    """A CRM user who owns accounts and receives tasks."""
+
+    id: str
+    name: str
+    email: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class FieldSchema:
+    """One field as the live CRM describes it: what validation and provisioning need."""
+
+    name: str
+    label: str
+    type: str
+    """The vendor's own type name (`double`, `picklist`, `number`, `enumeration` ...)."""
+    writable: bool
+    unique: bool = False
+    external_id: bool = False
+    options: tuple[str, ...] = ()
+    custom: bool = False
+
+
+@dataclass(frozen=True)
+class ObjectSchema:
+    """The live schema of one CRM object, read once per run (`describe` / properties API)."""
+
+    object: str
+    fields: dict[str, FieldSchema] = field(default_factory=dict)
+
+    def get(self, name: str) -> FieldSchema | None:
+        """A field by name; Salesforce names are case-insensitive, HubSpot's are lower case."""
+        return self.fields.get(name) or next(
+            (f for n, f in self.fields.items() if n.lower() == name.lower()), None
+        )
+
+
+@dataclass(frozen=True)
+class FieldUpdate:
+    """New values for some fields of one record; only the fields that change are sent."""
+
+    object: str
+    record_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class WriteOutcome:
+    """What happened to one input of a batch write.
+
+    Attributes:
+        key: the input's key (record id, task key or deal key), so outcomes can be matched.
+        ok: the vendor accepted it.
+        crm_id: the record's id in the CRM (new or existing), when known.
+        created: True for a new record, False for an update, None when the vendor does not say.
+        error: the vendor's message for a refused record.
+        retryable: the refusal may pass (e.g. Salesforce UNABLE_TO_LOCK_ROW): try again later.
+    """
+
+    key: str
+    ok: bool
+    crm_id: str | None = None
+    created: bool | None = None
+    error: str | None = None
+    retryable: bool = False
+
+
+class AccountSource(Protocol):
+    """A CRM's customer records: accounts (Salesforce) or companies (HubSpot)."""
+
+    def iter_accounts(self, since: WatermarkState | None = None) -> Iterator[Page[Account]]:
+        """Accounts changed at or after `since` (all when None), page by page at the vendor maximum."""
+
+    def describe(self) -> ObjectSchema:
+        """The live schema of the account object."""
+
+    def owners(self) -> dict[str, Owner]:
+        """CRM users who can own accounts and tasks, by id."""
+
+
+class TicketSource(Protocol):
+    """A support system: organizations, tickets and satisfaction ratings."""
+
+    def iter_organizations(self, since: WatermarkState | None = None) -> Iterator[Page[SupportOrganization]]:
+        """Organizations changed since `since` (all when None)."""
+
+    def iter_tickets(self, cursor: str | None, *, start: date | None = None) -> Iterator[Page[Ticket]]:
+        """Tickets changed since the stored export `cursor` (or since `start` on a first run)."""
+
+    def iter_ratings(self, since: WatermarkState | None = None) -> Iterator[Page[Rating]]:
+        """Satisfaction ratings given since `since`."""
+
+
+class UsageSource(Protocol):
+    """A product database or exports: usage per account per day, payments, NPS answers."""
+
+    def iter_daily_usage(self, start: date, end: date) -> Iterator[list[UsageDay]]:
+        """Usage for `start`..`end` inclusive, one row per account per day."""
+
+    def iter_payments(self, since: date) -> Iterator[list[Payment]]:
+        """Invoices due on or after `since`."""
+
+    def iter_nps(self, since: date) -> Iterator[list[Rating]]:
+        """NPS answers given on or after `since`."""
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+class CrmWriter(Protocol):
+    """Where results land: batch writes only (a single write is a batch of one)."""
+
+    def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
+        """Write changed field values; batches of the vendor's maximum size."""
+
+    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
+        """Create tasks keyed by their dedup key (never twice for one key)."""
+
+    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
+        """Upsert renewal deals by external id."""
