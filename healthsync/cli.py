@@ -396,6 +396,19 @@ def sandbox() -> None:
 )
 @click.option("--latency-ms", default=0, show_default=True, type=int, help="Added latency per request.")
 @click.option(
+    "--tls-port",
+    default=0,
+    show_default=True,
+    type=int,
+    help="HTTPS port for Salesforce (0 picks a free one).",
+)
+@click.option(
+    "--start",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The simulated clock's first day (default: today); with --seed it fixes the data.",
+)
+@click.option(
     "--write-config",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
@@ -408,15 +421,40 @@ def sandbox_serve(
     seed: int,
     rate_limits: str,
     latency_ms: int,
+    tls_port: int,
+    start: Any,
     write_config: Path | None,
 ) -> None:
-    """Serve the sandbox CRMs until interrupted.
+    """Serve the sandbox CRMs (Salesforce, HubSpot, Zendesk, usage database) until interrupted.
+
+    Prints one JSON line when ready: how each SDK reaches the sandbox, the usage database URL and the
+    control URL (/_sandbox/ for counters, state dumps, faults and the simulated clock).
 
     Example: healthsync sandbox serve --accounts 1000 --write-config sandbox.toml
     """
-    _later("sandbox serve", 4, "sandbox")
+    from healthsync.sandbox.runtime import default_start
+    from healthsync.sandbox.serve import serve
+
+    if accounts < 0 or seed < 0 or latency_ms < 0:
+        raise click.BadParameter("--accounts, --seed and --latency-ms take numbers ≥ 0")
+    serve(
+        out=sys.stdout,
+        write_config_to=write_config,
+        host=host,
+        port=port,
+        tls_port=tls_port,
+        accounts=accounts,
+        seed=seed,
+        rate_limits=rate_limits == "realistic",
+        latency_ms=latency_ms,
+        start=default_start(start.date()) if start is not None else None,
+    )
 
 
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="healthsync")
+
+
+if __name__ == "__main__":
+    main()

@@ -41,7 +41,6 @@ LATER = [
     ("auth delete", ["hubspot"], 8),
     ("schedule run", [], 8),
     ("schedule list", [], 8),
-    ("sandbox serve", [], 4),
 ]
 
 

@@ -1,0 +1,173 @@
+"""How many requests per second the sandbox serves, so later benchmarks know it is not the bottleneck.
+
+Starts `healthsync sandbox serve` in its own process (latency 0, rate limits off) and drives it from
+this process with several keep-alive sessions for a fixed time per scenario:
+
+- HubSpot: `GET /crm/v3/objects/companies?limit=100` pages (the vendor maximum), following `after`;
+- Salesforce: SOQL `query` pages of 2,000 Accounts (the vendor maximum), following `nextRecordsUrl`.
+
+Prints requests/s and records/s per scenario; asserts nothing (DESIGN.md section 12).
+
+    .venv/bin/python bench/sandbox_throughput.py [--accounts 10000] [--seconds 10] [--clients 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import re
+import signal
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+SOQL = (
+    "SELECT Id, Name, Website, OwnerId, AnnualRevenue, Customer_Key__c, Contract_Start__c, "
+    "Contract_End__c, ARR__c, Licenses__c, Segment__c, SystemModstamp FROM Account ORDER BY Id"
+)
+
+
+# The client must not be the bottleneck on a 2-core machine: decoding a 2,000-record page costs it
+# more than the server spends making it, and `requests` adds its own overhead per call. So each
+# client is one keep-alive `http.client` connection that finds the cursor with a regex and counts
+# records with bytes.count (one marker per record), both in C.
+_HUBSPOT_AFTER = re.compile(rb'"next":\{"after":"([^"]+)"')
+_SALESFORCE_NEXT = re.compile(rb'"nextRecordsUrl":"([^"]+)"')
+
+Fetch = Callable[[str], bytes]
+
+
+def hubspot_pages(info: dict[str, Any]) -> tuple[str, Callable[[Fetch, dict[str, Any]], int]]:
+    """The base URL and a loop body: one HubSpot list page per call, wrapping around at the end."""
+    query = "/crm/v3/objects/companies?limit=100&properties=name,domain,customer_key,arr,licenses"
+
+    def one(fetch: Fetch, state: dict[str, Any]) -> int:
+        after = state.get("after")
+        body = fetch(query + (f"&after={after}" if after else ""))
+        found = _HUBSPOT_AFTER.search(body, max(0, len(body) - 2000))
+        state["after"] = found.group(1).decode() if found else None
+        return body.count(b'"archived":')
+
+    return info["hubspot"]["host"], one
+
+
+def salesforce_pages(info: dict[str, Any]) -> tuple[str, Callable[[Fetch, dict[str, Any]], int]]:
+    """The base URL and a loop body: one SOQL page of up to 2,000 records per call, restarting at the end."""
+    sf = info["salesforce"]
+    first = f"/services/data/v{sf.get('api_version', '62.0')}/query/?" + urlencode({"q": SOQL})
+
+    def one(fetch: Fetch, state: dict[str, Any]) -> int:
+        body = fetch(state.get("next") or first)
+        found = _SALESFORCE_NEXT.search(body, 0, 400)
+        state["next"] = found.group(1).decode() if found else None
+        return body.count(b'"attributes":')
+
+    return sf["instance_url"], one
+
+
+def _connect(base: str, ca_bundle: str | None) -> http.client.HTTPConnection:
+    url = urlsplit(base)
+    if url.scheme == "https":
+        context = ssl.create_default_context(cafile=ca_bundle)
+        return http.client.HTTPSConnection(url.hostname or "", url.port, context=context, timeout=60)
+    return http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
+
+
+def run(
+    name: str,
+    make: Callable[[dict[str, Any]], tuple[str, Callable[[Fetch, dict[str, Any]], int]]],
+    info: dict[str, Any],
+    *,
+    token: str,
+    ca_bundle: str | None = None,
+    clients: int,
+    seconds: float,
+) -> None:
+    """Drive one scenario with `clients` keep-alive connections for `seconds` and print its figures."""
+    base, body = make(info)
+    counts = [0] * clients
+    records = [0] * clients
+    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "identity"}
+    deadline = time.perf_counter() + seconds
+
+    def client(index: int) -> None:
+        connection = _connect(base, ca_bundle)
+
+        def fetch(path: str) -> bytes:
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            data = response.read()
+            if response.status != 200:
+                raise RuntimeError(f"{name}: HTTP {response.status}: {data[:200]!r}")
+            return data
+
+        state: dict[str, Any] = {}
+        try:
+            while time.perf_counter() < deadline:
+                records[index] += body(fetch, state)
+                counts[index] += 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    total = sum(counts)
+    print(
+        f"{name:<34} {total:>7} requests in {elapsed:5.1f} s = {total / elapsed:8.1f} req/s, "
+        f"{sum(records) / elapsed:>10.0f} records/s ({clients} clients)"
+    )
+
+
+def main() -> None:
+    """Start the sandbox, run both scenarios, stop it."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--clients", type=int, default=4)
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "healthsync.cli", "sandbox", "serve", "--accounts", str(args.accounts)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        info = json.loads(server.stdout.readline())
+        print(f"sandbox with {args.accounts} accounts ready in {time.perf_counter() - started:.1f} s")
+        run(
+            "hubspot companies, 100/page",
+            hubspot_pages,
+            info,
+            token=info["hubspot"]["access_token"],
+            clients=args.clients,
+            seconds=args.seconds,
+        )
+        run(
+            "salesforce Account SOQL, 2,000/page",
+            salesforce_pages,
+            info,
+            token=info["salesforce"]["access_token"],
+            ca_bundle=info["salesforce"]["ca_bundle"],
+            clients=args.clients,
+            seconds=args.seconds,
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The `/_sandbox/` control endpoints: counters, state dumps, faults and the simulated clock.
+
+These are for tests, benchmarks and the demo, never for the connectors: they answer plain JSON and
+need no credentials (the sandbox listens on loopback only by default).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from healthsync.sandbox.wire import ApiError, Request, Response, Router, json_response
+
+if TYPE_CHECKING:
+    from healthsync.sandbox.runtime import Sandbox
+
+__all__ = ["register_control"]
+
+PREFIX = "/_sandbox"
+
+
+def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = request.json() or {}
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, {"error": f"body is not JSON: {exc}"}) from None
+    if not isinstance(data, dict):
+        raise ApiError(400, {"error": "body must be a JSON object"})
+    return data
+
+
+def register_control(router: Router, sandbox: Sandbox) -> None:
+    """Add the control routes for `sandbox` to `router`."""
+
+    def index(request: Request) -> Response:
+        return json_response(sandbox.info(request.base_url))
+
+    def stats(request: Request) -> Response:
+        return json_response(sandbox.stats.snapshot())
+
+    def stats_reset(request: Request) -> Response:
+        sandbox.stats.reset()
+        return json_response({"reset": True})
+
+    def state_objects(request: Request) -> Response:
+        app = sandbox.app(request.params["vendor"])
+        return json_response({"vendor": app.name, "objects": app.objects()})
+
+    def state(request: Request) -> Response:
+        app = sandbox.app(request.params["vendor"])
+        try:
+            records = app.state(request.params["object"])
+        except KeyError:
+            raise ApiError(
+                404, {"error": f"unknown object {request.params['object']!r}", "objects": app.objects()}
+            ) from None
+        return json_response(records)
+
+    def faults_get(request: Request) -> Response:
+        return json_response(sandbox.faults.describe())
+
+    def faults_set(request: Request) -> Response:
+        data = _body(request)
+        try:
+            sandbox.faults.configure(data)
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, {"error": str(exc)}) from None
+        for vendor in data.get("exhaust_quota", []):
+            sandbox.app(vendor).exhaust_quota()
+        return json_response(sandbox.faults.describe())
+
+    def faults_clear(request: Request) -> Response:
+        sandbox.faults.clear()
+        return json_response(sandbox.faults.describe())
+
+    def clock(request: Request) -> Response:
+        now = sandbox.clock.now()
+        return json_response({"now": now.isoformat(), "today": now.date().isoformat()})
+
+    def advance(request: Request) -> Response:
+        days = _body(request).get("days")
+        if not isinstance(days, int) or isinstance(days, bool) or days < 0:
+            raise ApiError(400, {"error": "days must be a whole number ≥ 0"})
+        summary = sandbox.advance(days)
+        now = sandbox.clock.now()
+        return json_response({"now": now.isoformat(), "today": now.date().isoformat(), "changes": summary})
+
+    routes = [
+        ("GET", "", index),
+        ("GET", "/stats", stats),
+        ("POST", "/stats/reset", stats_reset),
+        ("GET", "/state/{vendor}", state_objects),
+        ("GET", "/state/{vendor}/{object}", state),
+        ("GET", "/faults", faults_get),
+        ("POST", "/faults", faults_set),
+        ("DELETE", "/faults", faults_clear),
+        ("GET", "/clock", clock),
+        ("POST", "/advance", advance),
+        ("POST", "/clock/advance", advance),
+    ]
+    for method, path, handler in routes:
+        router.add("_sandbox", method, PREFIX + path, handler)
