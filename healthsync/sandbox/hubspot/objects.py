@@ -7,6 +7,7 @@ archived records, a delete archives. Batch endpoints live in `batch.py`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -65,6 +66,7 @@ class ObjectRoutes:
     def __init__(self, state: HubSpotState, vendor: str) -> None:
         self.state = state
         self.vendor = vendor
+        self._fragments: dict[str, dict[int, tuple[int, tuple[Any, ...], bytes]]] = {}
 
     def register(self, router: Router) -> None:
         """Search first: `/search` must not be taken for an object id."""
@@ -106,10 +108,10 @@ class ObjectRoutes:
             )
         start = _int_arg(request, "after", 0)
         archived = parse_bool(request, "archived")
-        page: list[dict[str, Any]] = []
+        page: list[bytes] = []
         next_id: int | None = None
         with self.state.lock:
-            render = self.reader(object_type, request)
+            render = self._cached_reader(object_type, request)
             for record in self.state.objects[object_type.name].ids_from(start):
                 if record.archived != archived:
                     continue
@@ -117,12 +119,36 @@ class ObjectRoutes:
                     next_id = record.id
                     break
                 page.append(render(record))
-        body: dict[str, Any] = {"results": page}
+        body = b'{"results":[' + b",".join(page) + b"]"
         if next_id is not None:
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
             link = f"{request.base_url}{request.path}?{urlencode([*query, ('after', str(next_id))])}"
-            body["paging"] = {"next": {"after": str(next_id), "link": link}}
-        return json_response(body)
+            paging = {"next": {"after": str(next_id), "link": link}}
+            body += b',"paging":' + json.dumps(paging, separators=(",", ":")).encode()
+        return Response(200, body + b"}", {"Content-Type": "application/json;charset=UTF-8"})
+
+    def _cached_reader(self, object_type: ObjectType, request: Request) -> Callable[[Record], bytes]:
+        """Like `reader`, but to JSON bytes, reusing a record's rendering while it is unchanged.
+
+        List pages are read far more often than records change; the cache key is the record's
+        revision plus what shapes the rendering (requested properties, the live property set).
+        """
+        render = self.reader(object_type, request)
+        if request.query.get("associations"):  # associations change apart from the record
+            return lambda record: json.dumps(render(record), separators=(",", ":"), default=str).encode()
+        known = frozenset(self.known(object_type))
+        shape = (tuple(request.query.get("properties") or ()), len(known), hash(known))
+        cache = self._fragments.setdefault(object_type.name, {})
+
+        def to_bytes(record: Record) -> bytes:
+            entry = cache.get(record.id)
+            if entry is not None and entry[0] == record.revision and entry[1] == shape:
+                return entry[2]
+            data = json.dumps(render(record), separators=(",", ":"), default=str).encode()
+            cache[record.id] = (record.revision, shape, data)
+            return data
+
+        return to_bytes
 
     def get(self, request: Request) -> Response:
         """One record by id (or unique `idProperty` value); 404 when absent or archived."""

@@ -136,6 +136,8 @@ class Record:
     updated_at: datetime
     archived: bool = False
     archived_at: datetime | None = None
+    revision: int = 0
+    """Bumped by every change, so rendered copies of the record know when they are stale."""
 
 
 @dataclass
@@ -228,6 +230,7 @@ class ObjectStore:
         record.updated_at = now
         record.properties[self.type.modified_prop] = iso(now)
         record.properties["hs_object_id"] = str(record.id)
+        record.revision += 1
 
     def archive(self, record: Record, now: datetime) -> None:
         """Archive (HubSpot's delete): hidden from reads, kept for `archived=true`, unique values freed."""
@@ -238,6 +241,7 @@ class ObjectStore:
         record.archived = True
         record.archived_at = now
         record.updated_at = now
+        record.revision += 1
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ __all__ = ["MIN_VERSION", "Org", "Page"]
 # sObject Collections upsert needs API v46.0+ (vendor-facts.md §2); older versions are refused.
 MIN_VERSION = 46.0
 _VERSION = re.compile(r"^v(\d{2,3})\.(\d)$")
+_PAGE_CACHE = 16
+"""Rendered record lists kept for repeated pages (about 1 MB each at 2,000 records)."""
 _PLAN_CACHE = 64
 """Query plans kept for repeated queries (a sync restarts the same few SOQL statements)."""
 
@@ -46,6 +48,7 @@ class Org:
     quota: DailyQuota
     _plans: dict[tuple[str, bool, bool, str], tuple[int, Plan]] = field(default_factory=dict)
     _fragments: dict[str, tuple[Record, Any, str, bytes]] = field(default_factory=dict)
+    _pages: dict[tuple[int, int, int, str], tuple[list[Record], bytes]] = field(default_factory=dict)
 
     # --- request helpers ----------------------------------------------------------------------------
 
@@ -151,10 +154,24 @@ class Org:
         head = json.dumps(page.head(), separators=(",", ":"))
         if page.count_only:
             return head.encode()
-        parts = [
-            self._fragment(page.cursor, row, page.segment) for row in page.cursor.rows[page.offset : page.end]
-        ]
-        return head[:-1].encode() + b',"records":[' + b",".join(parts) + b"]}"
+        rows = page.cursor.rows
+        # The same page of an unchanged result (a cached plan keeps its row list until a write)
+        # is the same bytes, bar the head, which carries this cursor's locator.
+        key = (id(rows), page.offset, page.end, page.segment)
+        cacheable = page.cursor.render_key is not None
+        cached = self._pages.get(key) if cacheable else None
+        if cached is not None and cached[0] is rows:
+            records = cached[1]
+        else:
+            segment = page.segment
+            records = b",".join(
+                [self._fragment(page.cursor, row, segment) for row in rows[page.offset : page.end]]
+            )
+            if cacheable:
+                if len(self._pages) >= _PAGE_CACHE:
+                    self._pages.pop(next(iter(self._pages)))
+                self._pages[key] = (rows, records)
+        return head[:-1].encode() + b',"records":[' + records + b"]}"
 
     def _fragment(self, cursor: Cursor, row: Record, segment: str) -> bytes:
         key = cursor.render_key
