@@ -134,9 +134,7 @@ def _account() -> ObjectDef:
         FieldDef("BillingCountry", "string", label="Billing Country", length=80),
         FieldDef("Description", "textarea", label="Account Description", length=32000),
     ]
-    for f in _system_fields(True, True)[:3] + fields + _system_fields(True, True)[3:]:
-        obj.add(f)
-    return obj
+    return _with_system_fields(obj, fields)
 
 
 def _contact() -> ObjectDef:
@@ -158,9 +156,7 @@ def _contact() -> ObjectDef:
         FieldDef("Title", "string", length=128),
         FieldDef("Description", "textarea", label="Contact Description", length=32000),
     ]
-    for f in _system_fields(True, True)[:3] + fields + _system_fields(True, True)[3:]:
-        obj.add(f)
-    return obj
+    return _with_system_fields(obj, fields)
 
 
 def _opportunity(provisioned: bool) -> ObjectDef:
@@ -202,9 +198,7 @@ def _opportunity(provisioned: bool) -> ObjectDef:
         _read_only("IsClosed", "boolean", label="Closed", calculated=True),
         _read_only("IsWon", "boolean", label="Won", calculated=True),
     ]
-    for f in _system_fields(True, True)[:3] + fields + _system_fields(True, True)[3:]:
-        obj.add(f)
-    return obj
+    return _with_system_fields(obj, fields)
 
 
 def _task() -> ObjectDef:
@@ -265,9 +259,7 @@ def _task() -> ObjectDef:
             relationship_name="Account",
         ),
     ]
-    for f in _system_fields(True, True)[:3] + fields + _system_fields(True, True)[3:]:
-        obj.add(f)
-    return obj
+    return _with_system_fields(obj, fields)
 
 
 def _user() -> ObjectDef:
@@ -306,3 +298,11 @@ def build_schema(provisioned: bool) -> Schema:
             assert obj is not None
             obj.add(field_from_metadata(field_name, metadata))
     return schema
+
+
+def _with_system_fields(obj: ObjectDef, fields: list[FieldDef]) -> ObjectDef:
+    """Add `fields` between the leading system fields (Id, IsDeleted, Name...) and the audit ones."""
+    system = _system_fields(True, True)
+    for f in system[:3] + fields + system[3:]:
+        obj.add(f)
+    return obj
