@@ -8,7 +8,7 @@ this process with several keep-alive sessions for a fixed time per scenario:
 
 Prints requests/s and records/s per scenario; asserts nothing (DESIGN.md section 12).
 
-    .venv/bin/python bench/sandbox_throughput.py [--accounts 10000] [--seconds 10] [--clients 4]
+    .venv/bin/python bench/sandbox_throughput.py [--accounts 10000] [--seconds 10] [--clients 2] [--processes 2]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -79,17 +80,15 @@ def _connect(base: str, ca_bundle: str | None) -> http.client.HTTPConnection:
     return http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
 
 
-def run(
-    name: str,
+def _drive(
     make: Callable[[dict[str, Any]], tuple[str, Callable[[Fetch, dict[str, Any]], int]]],
     info: dict[str, Any],
-    *,
     token: str,
-    ca_bundle: str | None = None,
+    ca_bundle: str | None,
     clients: int,
     seconds: float,
-) -> None:
-    """Drive one scenario with `clients` keep-alive connections for `seconds` and print its figures."""
+) -> tuple[int, int]:
+    """Run `clients` keep-alive connections for `seconds` in this process; (requests, records)."""
     base, body = make(info)
     counts = [0] * clients
     records = [0] * clients
@@ -104,7 +103,7 @@ def run(
             response = connection.getresponse()
             data = response.read()
             if response.status != 200:
-                raise RuntimeError(f"{name}: HTTP {response.status}: {data[:200]!r}")
+                raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
             return data
 
         state: dict[str, Any] = {}
@@ -115,17 +114,41 @@ def run(
         finally:
             connection.close()
 
-    started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return sum(counts), sum(records)
+
+
+def run(
+    name: str,
+    make: Callable[[dict[str, Any]], tuple[str, Callable[[Fetch, dict[str, Any]], int]]],
+    info: dict[str, Any],
+    *,
+    token: str,
+    ca_bundle: str | None = None,
+    clients: int,
+    processes: int,
+    seconds: float,
+) -> None:
+    """Drive one scenario with `clients` connections in each of `processes` processes and print figures.
+
+    Decrypting ~1 MB pages is real work for the client: one Python process cannot read as fast as the
+    server writes, so the load is spread over processes (their threads share no GIL).
+    """
+    started = time.perf_counter()
+    with ProcessPoolExecutor(processes) as pool:
+        futures = [
+            pool.submit(_drive, make, info, token, ca_bundle, clients, seconds) for _ in range(processes)
+        ]
+        results = [f.result() for f in futures]
     elapsed = time.perf_counter() - started
-    total = sum(counts)
+    total = sum(r[0] for r in results)
     print(
         f"{name:<34} {total:>7} requests in {elapsed:5.1f} s = {total / elapsed:8.1f} req/s, "
-        f"{sum(records) / elapsed:>10.0f} records/s ({clients} clients)"
+        f"{sum(r[1] for r in results) / elapsed:>10.0f} records/s ({processes}×{clients} clients)"
     )
 
 
@@ -134,7 +157,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--clients", type=int, default=2, help="connections per client process")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
     args = parser.parse_args()
 
     started = time.perf_counter()
@@ -153,6 +177,7 @@ def main() -> None:
             info,
             token=info["hubspot"]["access_token"],
             clients=args.clients,
+            processes=args.processes,
             seconds=args.seconds,
         )
         run(
@@ -162,6 +187,7 @@ def main() -> None:
             token=info["salesforce"]["access_token"],
             ca_bundle=info["salesforce"]["ca_bundle"],
             clients=args.clients,
+            processes=args.processes,
             seconds=args.seconds,
         )
     finally:
