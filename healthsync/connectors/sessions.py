@@ -39,8 +39,14 @@ class _Adapter(HTTPAdapter):
     def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         if self._ca_bundle is not None:
             kwargs["verify"] = self._ca_bundle
-        if self._rebase is not None and request.url and request.url.startswith(self._rebase[0]):
-            request.url = self._rebase[1] + request.url[len(self._rebase[0]) :]
+        original = request.url
+        if self._rebase is not None and original and original.startswith(self._rebase[0]):
+            request.url = self._rebase[1] + original[len(self._rebase[0]) :]
+            response = super().send(request, **kwargs)
+            # SDKs recognise their own responses by the URL they built (zenpy checks its base URL
+            # in `response.request.url`), so the request keeps that URL once it has been sent.
+            request.url = original
+            return response
         return super().send(request, **kwargs)
 
 

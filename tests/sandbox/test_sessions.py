@@ -31,3 +31,17 @@ def test_rebase_sends_sdk_urls_to_another_host(small_dataset) -> None:
             ca_bundle=info["ca_bundle"], rebase=("https://acme.example.invalid", info["instance_url"])
         ) as s:
             assert s.get("https://acme.example.invalid/services/data/").status_code == 200
+
+
+def test_zenpy_public_calls_work_through_a_rebased_session(small_dataset) -> None:
+    from zenpy import Zenpy
+
+    from healthsync.sandbox.zendesk import ZendeskApp
+
+    with Sandbox(dataset=small_dataset, apps=[ZendeskApp], generate=False) as box:
+        info = box.info()["zendesk"]
+        session = make_session(rebase=("https://healthsync.zendesk.com", info["url"]))
+        client = Zenpy(subdomain="healthsync", email=info["email"], token=info["token"], session=session)
+        me = client.users.me()
+        assert me.email == info["email"]  # a User object, not a bare Response
+        session.close()
