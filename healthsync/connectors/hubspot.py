@@ -1,0 +1,198 @@
+"""HubSpot as the CRM: companies read as accounts, health fields, renewal deals and tasks written back.
+
+Over the unmodified hubspot-api-client 12. The wire (client, limits, error translation) is in
+`hubspot_api.py`, reads in `hubspot_read.py`, writes in `hubspot_write.py`; this module assembles
+them into one object that is both an `AccountSource` and a `CrmWriter`, plus the schema, owners
+and pipelines the mapping is checked and resolved against.
+
+Requests a run makes beyond the records themselves (the "fixed handful" the contract tests count):
+`describe` 1 (properties API, not paged), `owners` 1 per 500 owners, `pipelines` 1 (cached for the
+connector's life, on the first deal write), and on incremental pulls 1 per 100 archived companies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from healthsync.config import Config
+from healthsync.connectors.base import FieldSchema, FieldUpdate, ObjectSchema, Owner, Page, WriteOutcome
+from healthsync.connectors.hubspot_api import HubSpotApi
+from healthsync.connectors.hubspot_read import CompanyReader, StreamSpec
+from healthsync.connectors.hubspot_write import Pipeline, Writer
+from healthsync.connectors.incremental import WatermarkState
+from healthsync.connectors.paging import HubSpotAfterPaginator
+from healthsync.errors import ConfigError
+from healthsync.http import Http
+from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.model import Account, DealUpsert, TaskUpsert
+from healthsync.secrets import resolve
+
+__all__ = ["OWNERS_PAGE_SIZE", "HubSpotConnector"]
+
+OWNERS_PAGE_SIZE = 500
+"""Owners API maximum `limit` (https://developers.hubspot.com/docs/api/crm/owners )."""
+
+
+class HubSpotConnector:
+    """Companies, owners, schema and pipelines of one HubSpot portal; batch writes back.
+
+    Build it with `from_config`. Every request goes through the run's `Http`.
+    """
+
+    def __init__(
+        self,
+        api: HubSpotApi,
+        mapping: FieldMapping,
+        *,
+        lag: timedelta,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.api = api
+        self.mapping = mapping
+        self.reader = CompanyReader(api, mapping, lag=lag, now=now or (lambda: datetime.now(UTC)))
+        self.writer = Writer(api, mapping, self.pipelines)
+        self._pipelines: dict[str, Pipeline] | None = None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: Config,
+        http: Http,
+        mapping: FieldMapping | None = None,
+        *,
+        now: Callable[[], datetime] | None = None,
+    ) -> HubSpotConnector:
+        """Resolve the token, register the limiters and build the client.
+
+        Args:
+            config: needs a [hubspot] section.
+            http: the run's retry, limit and count layer.
+            mapping: the field mapping (default: the built-in one, overridden by `crm.mapping`).
+            now: the current instant, for the watermark's signpost (tests pass a simulated clock).
+
+        Raises:
+            ConfigError: no [hubspot] section, or the token cannot be found.
+        """
+        section = config.hubspot
+        if section is None:
+            raise ConfigError("[hubspot] is missing: add access_token (and tier) to the config")
+        token = resolve(section.access_token, context="hubspot.access_token", base_dir=config.base_dir)
+        api = HubSpotApi(
+            token=token.reveal(),
+            host=str(section.host),
+            http=http,
+            requests_per_10s=section.requests_per_10s,
+            daily_requests=section.daily_requests,
+            ca_bundle=str(section.ca_bundle) if section.ca_bundle is not None else None,
+        )
+        if mapping is None:
+            mapping = load_mapping("hubspot", config.crm.mapping)
+        return cls(api, mapping, lag=timedelta(minutes=config.sync.lookback_minutes), now=now)
+
+    @property
+    def companies(self) -> StreamSpec:
+        """The companies stream's declaration (page sizes, cursor, key)."""
+        return self.reader.spec
+
+    # --- AccountSource --------------------------------------------------------------------------
+
+    def iter_accounts(self, since: WatermarkState | None = None) -> Iterator[Page[Account]]:
+        """Companies changed at or after `since` (all when None); archived ones in `Page.deleted`."""
+        return self.reader.iter_accounts(since)
+
+    def describe(self) -> ObjectSchema:
+        """The live company properties (one call to the properties API)."""
+        object_name = self.mapping.account.object
+        return self.describe_object(object_name)
+
+    def describe_object(self, object_name: str) -> ObjectSchema:
+        """The live properties of any CRM object (`companies`, `deals`, `tasks`)."""
+        api = self.api.api("crm.properties.core_api")
+        response = self.api.call(
+            f"properties.{object_name}",
+            lambda: api.get_all(object_type=object_name, archived=False),
+            idempotent=True,
+            kind="read",
+        )
+        fields = {}
+        for prop in response.results or []:
+            meta = prop.modification_metadata
+            read_only = bool(getattr(meta, "read_only_value", False)) or bool(prop.calculated)
+            fields[str(prop.name)] = FieldSchema(
+                name=str(prop.name),
+                label=str(prop.label or prop.name),
+                type=str(prop.type),
+                writable=not read_only,
+                unique=bool(prop.has_unique_value),
+                external_id=bool(prop.has_unique_value),
+                options=tuple(str(o.value) for o in prop.options or []),
+                custom=not bool(prop.hubspot_defined),
+            )
+        return ObjectSchema(object_name, fields)
+
+    def owners(self) -> dict[str, Owner]:
+        """Active owners by id, 500 per call."""
+        api = self.api.api("crm.owners.owners_api")
+        paginator = HubSpotAfterPaginator()
+        out: dict[str, Owner] = {}
+        while not paginator.done:
+            params: dict[str, Any] = {"limit": OWNERS_PAGE_SIZE, "archived": False, **paginator.next_params()}
+            response = self.api.call(
+                "owners.list", partial(api.get_page, **params), idempotent=True, kind="read"
+            )
+            paging = response.paging.to_dict() if response.paging is not None else None
+            paginator.read({"results": list(response.results or []), "paging": paging})
+            for owner in response.results or []:
+                name = " ".join(p for p in (owner.first_name, owner.last_name) if p) or str(
+                    owner.email or owner.id
+                )
+                out[str(owner.id)] = Owner(
+                    id=str(owner.id), name=name, email=owner.email, active=not bool(owner.archived)
+                )
+        return out
+
+    def pipelines(self) -> dict[str, Pipeline]:
+        """Deal pipelines by label with their stage ids by label; read once, then cached."""
+        if self._pipelines is None:
+            api = self.api.api("crm.pipelines.pipelines_api")
+            response = self.api.call(
+                "pipelines.deals",
+                lambda: api.get_all(object_type="deals"),
+                idempotent=True,
+                kind="read",
+            )
+            self._pipelines = {
+                str(p.label): Pipeline(
+                    id=str(p.id),
+                    label=str(p.label),
+                    stages={str(s.label): str(s.id) for s in p.stages or [] if not s.archived},
+                )
+                for p in response.results or []
+                if not p.archived
+            }
+        return self._pipelines
+
+    # --- CrmWriter ------------------------------------------------------------------------------
+
+    def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
+        """Write changed company properties, 100 records per batch update; outcomes in input order."""
+        return self.writer.update_fields(batch)
+
+    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
+        """Upsert renewal deals by their key property and link them to their companies."""
+        return self.writer.upsert_deals(batch)
+
+    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
+        """Create tasks whose key HubSpot does not hold yet (never twice for one key)."""
+        return self.writer.upsert_tasks(batch)
+
+    def fetch_deals(self, keys: Sequence[str]) -> dict[str, str]:
+        """Deal ids by key for the keys that exist (outbox reconciliation)."""
+        return self.writer.fetch_deals(keys)
+
+    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, str]:
+        """Task ids by key for the keys that exist (outbox reconciliation)."""
+        return self.writer.fetch_tasks(keys)

@@ -1,0 +1,426 @@
+"""Writes to HubSpot: company fields, renewal deals and tasks, by batch at the 100-input maximum.
+
+- Field updates: `POST /crm/v3/objects/companies/batch/update`. Each input carries only its own
+  changed properties (sqlite-utils#873: no blanks for what a record left out). A partial failure is
+  a 207 whose `errors[].context.ids` name the refused inputs; the rest are written.
+- Deals: `POST /crm/v3/objects/deals/batch/upsert` with `idProperty` = the mapping's unique key
+  property on each input, pipeline and stage as internal **ids** resolved from the mapping's labels.
+  Batch upsert takes no `associations` (the SDK's `SimplePublicObjectBatchInputUpsert` has none), so
+  the deal→company link (type 341) is made afterwards with the v4 `PUT .../associations/companies/{id}`
+  for every new deal and for every existing deal found (one v4 batch read per batch) without it.
+- Tasks: the keys are first looked up with one `batch/read` by the key property per 100 (a 207 for
+  missing keys is normal), then only the missing ones are created with `batch/create`, each with its
+  key and its association to the company (type 192) inline.
+- HubSpot validates a create/upsert batch as a whole and refuses it with one 400 when a single input
+  is bad. Such a batch is split in halves until the bad input stands alone (a different request
+  each time, not a retry); if both halves fail with the batch's own message, the problem is not one
+  record's and every input gets it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from functools import partial
+from typing import Any
+
+from hubspot.crm.associations.v4 import AssociationSpec, BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import PublicFetchAssociationsBatchRequest as FetchAssociations
+from hubspot.crm.companies import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
+from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInputUpsert as DealUpsertBatch
+from hubspot.crm.deals import BatchReadInputSimplePublicObjectId as DealRead
+from hubspot.crm.deals import SimplePublicObjectBatchInputUpsert as DealUpsertInput
+from hubspot.crm.deals import SimplePublicObjectId as DealId
+from hubspot.crm.objects.tasks import AssociationSpec as TaskAssociationSpec
+from hubspot.crm.objects.tasks import (
+    BatchInputSimplePublicObjectBatchInputForCreate as TaskCreateBatch,
+)
+from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId as TaskRead
+from hubspot.crm.objects.tasks import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.objects.tasks import SimplePublicObjectBatchInputForCreate as TaskInput
+from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
+
+from healthsync.connectors.base import FieldUpdate, WriteOutcome
+from healthsync.connectors.hubspot_api import HubSpotApi
+from healthsync.errors import AuthError, MappingError, QuotaExhausted, TransientError, VendorError
+from healthsync.mappings import FieldMapping
+from healthsync.model import DealUpsert, TaskUpsert
+
+__all__ = [
+    "BATCH_SIZE",
+    "DEAL_TO_COMPANY",
+    "TASK_TO_COMPANY",
+    "Pipeline",
+    "Writer",
+    "wire_value",
+]
+
+BATCH_SIZE = 100
+"""Inputs per batch create/read/update/upsert ("Batch operations are limited to 100 records at a
+time", https://developers.hubspot.com/docs/api/crm/contacts ; vendor-facts.md §9)."""
+
+TASK_TO_COMPANY = 192
+"""HUBSPOT_DEFINED association type task→company (hubspot/crm/association_type.py, vendor-facts §14)."""
+
+DEAL_TO_COMPANY = 341
+"""HUBSPOT_DEFINED unlabeled association type deal→company (same source)."""
+
+_CATEGORY = "HUBSPOT_DEFINED"
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A deal pipeline: its id and its stages' ids by label."""
+
+    id: str
+    label: str
+    stages: dict[str, str]
+
+
+def wire_value(value: Any) -> str:
+    """A value as HubSpot takes it: strings; "" clears; instants as epoch ms; dates as `YYYY-MM-DD`."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        stamp = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return str(int(stamp.timestamp() * 1000))
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _midnight_ms(day: date) -> str:
+    return str(int(datetime.combine(day, time(0), tzinfo=UTC).timestamp() * 1000))
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _errors_by_id(response: Any) -> dict[str, str]:
+    """`errors[].context.ids` of a 207 answer, id → HubSpot's message."""
+    out: dict[str, str] = {}
+    for error in getattr(response, "errors", None) or []:
+        context = error.context or {}
+        for raw in context.get("ids") or context.get("id") or []:
+            out.setdefault(str(raw), str(error.message or error.category or "refused"))
+    return out
+
+
+def _record_level(error: VendorError) -> bool:
+    """A refusal that may concern one input of the batch (not auth, quota, outage or a bug of ours)."""
+    return not isinstance(error, AuthError | QuotaExhausted | TransientError) and error.status in {400, 409}
+
+
+class Writer:
+    """Batch writes for one connector.
+
+    Args:
+        api: the HubSpot wire.
+        mapping: object names, key properties, task values and deal stages.
+        pipelines: deal pipelines by label, fetched once when first needed.
+    """
+
+    def __init__(self, api: HubSpotApi, mapping: FieldMapping, pipelines: Callable[[], dict[str, Pipeline]]):
+        self.api = api
+        self.mapping = mapping
+        self._pipelines = pipelines
+
+    # --- company fields -------------------------------------------------------------------------
+
+    def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
+        """Write changed properties, 100 records per call; refused records come back as outcomes."""
+        merged: dict[str, dict[str, str]] = {}
+        for update in batch:  # one input per record: HubSpot refuses duplicate ids in a batch
+            merged.setdefault(update.record_id, {}).update(
+                {name: wire_value(value) for name, value in update.values.items()}
+            )
+        results: dict[str, WriteOutcome] = {}
+        api = self.api.api("crm.companies.batch_api")
+        for chunk in _chunks(list(merged.items())):
+            body = BatchInputSimplePublicObjectBatchInput(
+                inputs=[SimplePublicObjectBatchInput(id=rid, properties=props) for rid, props in chunk]
+            )
+            response = self.api.call(
+                "companies.batch_update",
+                partial(api.update, batch_input_simple_public_object_batch_input=body),
+                idempotent=True,  # setting the same values again changes nothing
+                kind="write",
+            )
+            written = {str(r.id) for r in response.results or []}
+            refused = _errors_by_id(response)
+            for rid, _ in chunk:
+                if rid in refused:
+                    results[rid] = WriteOutcome(rid, False, crm_id=rid, error=refused[rid])
+                elif rid in written:
+                    results[rid] = WriteOutcome(rid, True, crm_id=rid, created=False)
+                else:
+                    results[rid] = WriteOutcome(rid, False, crm_id=rid, error="HubSpot did not report it")
+        return [results[u.record_id] for u in batch]
+
+    # --- renewal deals --------------------------------------------------------------------------
+
+    def _pipeline_ids(self, deal: DealUpsert) -> tuple[str, str]:
+        deals = self.mapping.deals
+        label = deals.pipeline or deal.pipeline
+        pipelines = self._pipelines()
+        pipeline = pipelines.get(label) or next(
+            (p for p in pipelines.values() if p.label.casefold() == label.casefold() or p.id == label), None
+        )
+        if pipeline is None:
+            raise MappingError(
+                f"deal pipeline '{label}' (mapping deals.pipeline) does not exist in HubSpot; "
+                f"known: {', '.join(sorted(pipelines)) or 'none'} (fix: create it with "
+                "`healthsync fields apply` or set deals.pipeline to an existing label)"
+            )
+        stage_label = deals.stages.get(deal.stage.value, deal.stage.value)
+        stage = pipeline.stages.get(stage_label) or next(
+            (sid for lab, sid in pipeline.stages.items() if lab.casefold() == stage_label.casefold()), None
+        )
+        if stage is None:
+            raise MappingError(
+                f"stage '{stage_label}' (mapping deals.stages.{deal.stage.value}) is not a stage of "
+                f"pipeline '{pipeline.label}'; its stages: {', '.join(pipeline.stages)}"
+            )
+        return pipeline.id, stage
+
+    def _deal_properties(self, deal: DealUpsert) -> dict[str, str]:
+        pipeline, stage = self._pipeline_ids(deal)
+        props = {
+            self.mapping.deals.key_field: deal.key,
+            "dealname": deal.name,
+            "closedate": _midnight_ms(deal.close_date),
+            "pipeline": pipeline,
+            "dealstage": stage,
+        }
+        if deal.amount is not None:
+            props["amount"] = wire_value(float(deal.amount))
+        if deal.owner_id:
+            props["hubspot_owner_id"] = deal.owner_id
+        return props
+
+    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
+        """Upsert renewal deals by their key property, then link each to its company."""
+        unique = list({d.key: d for d in batch}.values())
+        outcomes: dict[str, WriteOutcome] = {}
+        for chunk in _chunks(unique):
+            for outcome in self._isolate(list(chunk), self._upsert_deal_chunk):
+                outcomes[outcome.key] = outcome
+            self._link_deals([d for d in chunk if outcomes[d.key].ok], outcomes)
+        return [outcomes[d.key] for d in batch]
+
+    def _upsert_deal_chunk(self, chunk: list[DealUpsert]) -> list[WriteOutcome]:
+        key_field = self.mapping.deals.key_field
+        body = DealUpsertBatch(
+            inputs=[
+                DealUpsertInput(id_property=key_field, id=d.key, properties=self._deal_properties(d))
+                for d in chunk
+            ]
+        )
+        api = self.api.api("crm.deals.batch_api")
+        response = self.api.call(
+            "deals.batch_upsert",
+            lambda: api.upsert(batch_input_simple_public_object_batch_input_upsert=body),
+            idempotent=True,  # by a unique key: a replay updates what the first call created
+            kind="write",
+        )
+        by_key = {str((r.properties or {}).get(key_field) or ""): r for r in response.results or []}
+        refused = _errors_by_id(response)
+        out = []
+        for deal in chunk:
+            found = by_key.get(deal.key)
+            if found is not None:
+                out.append(WriteOutcome(deal.key, True, crm_id=str(found.id), created=bool(found.new)))
+            else:
+                out.append(
+                    WriteOutcome(deal.key, False, error=refused.get(deal.key, "HubSpot did not report it"))
+                )
+        return out
+
+    def _link_deals(self, deals: list[DealUpsert], outcomes: dict[str, WriteOutcome]) -> None:
+        """Associate deals with their companies where the link is missing (type 341)."""
+        existing = [outcomes[d.key].crm_id for d in deals if not outcomes[d.key].created]
+        linked: dict[str, set[str]] = {}
+        if existing:
+            api = self.api.api("crm.associations.v4.batch_api")
+            body = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[FetchAssociations(id=str(i)) for i in existing]
+            )
+            response = self.api.call(
+                "deals.associations_read",
+                lambda: api.get_page(
+                    from_object_type="deals",
+                    to_object_type="companies",
+                    batch_input_public_fetch_associations_batch_request=body,
+                ),
+                idempotent=True,
+                kind="read",
+            )
+            for item in response.results or []:
+                linked[str(item._from.id)] = {str(t.to_object_id) for t in item.to or []}
+        basic = self.api.api("crm.associations.v4.basic_api")
+        spec = [AssociationSpec(association_category=_CATEGORY, association_type_id=DEAL_TO_COMPANY)]
+        for deal in deals:
+            outcome = outcomes[deal.key]
+            deal_id = str(outcome.crm_id)
+            if deal.account_id in linked.get(deal_id, set()):
+                continue
+            try:
+                self.api.call(
+                    "deals.associate",
+                    partial(
+                        basic.create,
+                        object_type="deals",
+                        object_id=deal_id,
+                        to_object_type="companies",
+                        to_object_id=deal.account_id,
+                        association_spec=spec,
+                    ),
+                    idempotent=True,  # a PUT of the same pair
+                    kind="write",
+                )
+            except VendorError as exc:
+                if not _record_level(exc) and exc.status != 404:
+                    raise
+                outcomes[deal.key] = WriteOutcome(
+                    deal.key,
+                    False,
+                    crm_id=deal_id,
+                    created=outcome.created,
+                    error=f"deal saved but not linked to company {deal.account_id}: {exc}",
+                )
+
+    def fetch_deals(self, keys: Sequence[str]) -> dict[str, str]:
+        """CRM ids of the deals that exist for `keys` (for outbox reconciliation), 100 keys per call."""
+        key_field = self.mapping.deals.key_field
+        api = self.api.api("crm.deals.batch_api")
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            body = DealRead(
+                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=[key_field]
+            )
+            response = self.api.call(
+                "deals.batch_read",
+                partial(api.read, batch_read_input_simple_public_object_id=body, archived=False),
+                idempotent=True,
+                kind="read",
+            )
+            for record in response.results or []:  # a 207 lists the missing keys: normal
+                found[str((record.properties or {}).get(key_field))] = str(record.id)
+        return found
+
+    # --- tasks ----------------------------------------------------------------------------------
+
+    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, str]:
+        """CRM ids of the tasks that exist for `keys`, 100 keys per call (207 for missing ones)."""
+        key_field = self.mapping.tasks.key_field
+        api = self.api.api("crm.objects.tasks.batch_api")
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(dict.fromkeys(keys))):
+            body = TaskRead(
+                id_property=key_field, inputs=[TaskId(id=k) for k in chunk], properties=[key_field]
+            )
+            response = self.api.call(
+                "tasks.batch_read",
+                partial(api.read, batch_read_input_simple_public_object_id=body, archived=False),
+                idempotent=True,
+                kind="read",
+            )
+            for record in response.results or []:
+                found[str((record.properties or {}).get(key_field))] = str(record.id)
+        return found
+
+    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
+        """Create the tasks whose key is not in HubSpot yet; existing keys are reported, not re-created."""
+        unique = list({t.key: t for t in batch}.values())
+        if not unique:
+            return []
+        existing = self.fetch_tasks([t.key for t in unique])
+        outcomes = {
+            key: WriteOutcome(key, True, crm_id=crm_id, created=False) for key, crm_id in existing.items()
+        }
+        missing = [t for t in unique if t.key not in existing]
+        for chunk in _chunks(missing):
+            for outcome in self._isolate(list(chunk), self._create_task_chunk):
+                outcomes[outcome.key] = outcome
+        return [outcomes[t.key] for t in batch]
+
+    def _task_input(self, task: TaskUpsert) -> TaskInput:
+        tasks = self.mapping.tasks
+        props = {
+            tasks.key_field: task.key,
+            "hs_task_subject": task.subject,
+            "hs_task_body": task.body,
+            "hs_timestamp": _midnight_ms(task.due),  # required: the due date (vendor-facts §14)
+            "hs_task_status": tasks.status,
+            "hs_task_priority": tasks.priorities.get(task.priority.value, task.priority.value.upper()),
+            "hs_task_type": "TODO",
+        }
+        if task.owner_id:
+            props["hubspot_owner_id"] = task.owner_id
+        association = PublicAssociationsForObject(
+            to=PublicObjectId(id=task.account_id),
+            types=[TaskAssociationSpec(association_category=_CATEGORY, association_type_id=TASK_TO_COMPANY)],
+        )
+        return TaskInput(properties=props, associations=[association])
+
+    def _create_task_chunk(self, chunk: list[TaskUpsert]) -> list[WriteOutcome]:
+        key_field = self.mapping.tasks.key_field
+        body = TaskCreateBatch(inputs=[self._task_input(t) for t in chunk])
+        api = self.api.api("crm.objects.tasks.batch_api")
+        response = self.api.call(
+            "tasks.batch_create",
+            lambda: api.create(batch_input_simple_public_object_batch_input_for_create=body),
+            idempotent=False,  # a create: never replayed blindly; the outbox reconciles by key
+            kind="write",
+        )
+        by_key = {str((r.properties or {}).get(key_field) or ""): r for r in response.results or []}
+        refused = getattr(response, "errors", None) or []
+        message = str(refused[0].message) if refused else "HubSpot did not report it"
+        return [
+            WriteOutcome(t.key, True, crm_id=str(by_key[t.key].id), created=True)
+            if t.key in by_key
+            else WriteOutcome(t.key, False, error=message)
+            for t in chunk
+        ]
+
+    # --- partial failure ------------------------------------------------------------------------
+
+    def _isolate(
+        self, chunk: list[Any], send: Callable[[list[Any]], list[WriteOutcome]]
+    ) -> list[WriteOutcome]:
+        """`send(chunk)`, splitting a batch HubSpot refuses as a whole until the bad input stands alone."""
+        try:
+            return send(chunk)
+        except VendorError as exc:
+            if not _record_level(exc):
+                raise
+            return self._split(chunk, send, str(exc))
+
+    def _split(
+        self, chunk: list[Any], send: Callable[[list[Any]], list[WriteOutcome]], message: str
+    ) -> list[WriteOutcome]:
+        if len(chunk) == 1:
+            return [WriteOutcome(chunk[0].key, False, error=message)]
+        middle = len(chunk) // 2
+        halves = [chunk[:middle], chunk[middle:]]
+        answers: list[list[WriteOutcome] | VendorError] = []
+        for half in halves:
+            try:
+                answers.append(send(half))
+            except VendorError as exc:
+                if not _record_level(exc):
+                    raise
+                answers.append(exc)
+        if all(isinstance(a, VendorError) and str(a) == message for a in answers):
+            # Both halves refused for the batch's own reason: not one record's fault.
+            return [WriteOutcome(item.key, False, error=message) for item in chunk]
+        out: list[WriteOutcome] = []
+        for half, answer in zip(halves, answers, strict=True):
+            out += self._split(half, send, str(answer)) if isinstance(answer, VendorError) else answer
+        return out
