@@ -48,11 +48,11 @@ class HubSpotConnector:
         mapping: FieldMapping,
         *,
         lag: timedelta,
-        now: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.api = api
         self.mapping = mapping
-        self.reader = CompanyReader(api, mapping, lag=lag, now=now or (lambda: datetime.now(UTC)))
+        self.reader = CompanyReader(api, mapping, lag=lag, now=clock or (lambda: datetime.now(UTC)))
         self.writer = Writer(api, mapping, self.pipelines)
         self._pipelines: dict[str, Pipeline] | None = None
 
@@ -63,7 +63,7 @@ class HubSpotConnector:
         http: Http,
         mapping: FieldMapping | None = None,
         *,
-        now: Callable[[], datetime] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> HubSpotConnector:
         """Resolve the token, register the limiters and build the client.
 
@@ -71,7 +71,7 @@ class HubSpotConnector:
             config: needs a [hubspot] section.
             http: the run's retry, limit and count layer.
             mapping: the field mapping (default: the built-in one, overridden by `crm.mapping`).
-            now: the current instant, for the watermark's signpost (tests pass a simulated clock).
+            clock: the current instant, for the watermark's signpost (tests pass a simulated clock).
 
         Raises:
             ConfigError: no [hubspot] section, or the token cannot be found.
@@ -90,7 +90,7 @@ class HubSpotConnector:
         )
         if mapping is None:
             mapping = load_mapping("hubspot", config.crm.mapping)
-        return cls(api, mapping, lag=timedelta(minutes=config.sync.lookback_minutes), now=now)
+        return cls(api, mapping, lag=timedelta(minutes=config.sync.lookback_minutes), clock=clock)
 
     @property
     def companies(self) -> StreamSpec:

@@ -116,7 +116,7 @@ def make_http(fake: FakeTime | None = None, **kw: Any) -> Http:
 def connect(sandbox: Sandbox, folder: Path, http: Http | None = None, **hubspot: Any) -> HubSpotConnector:
     """A connector built from a real config, on the sandbox's simulated clock."""
     config = hubspot_config(sandbox, folder, **hubspot)
-    return HubSpotConnector.from_config(config, http or make_http(), now=sandbox.clock.now)
+    return HubSpotConnector.from_config(config, http or make_http(), clock=sandbox.clock.now)
 
 
 def served(sandbox: Sandbox) -> dict[str, int]:
