@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from healthsync.config import load_config
+from healthsync.connectors.base import FieldUpdate
 from healthsync.connectors.hubspot import HubSpotConnector
 from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
 from healthsync.connectors.salesforce import SalesforceConnector
@@ -85,3 +86,57 @@ def test_a_wrong_token_is_an_auth_error_naming_the_credential(
     assert f"{system}.access_token" in str(info.value)
     assert "not-the-token" not in str(info.value)
     assert sum(http.counter.totals()[system].values()) == 1  # never retried
+
+
+@pytest.fixture
+def own_sandbox(tmp_path: Path):
+    """A sandbox of its own, for contracts that change CRM data."""
+    with Sandbox(accounts=300, seed=5, workdir=tmp_path / "box") as box:
+        yield box
+
+
+def test_an_incremental_pull_returns_exactly_what_changed(
+    own_sandbox: Sandbox, tmp_path: Path, system: str
+) -> None:
+    config = _config(own_sandbox, tmp_path, system)
+    crm = crm_connector(config, Http(sleep=lambda _: None), clock=own_sandbox.clock.now)
+    first = list(crm.iter_accounts())
+    state = first[-1].state
+    before = {a.crm_id: (a.name, a.licenses, a.contract_end) for p in first for a in p.records}
+    assert not [a for p in crm.iter_accounts(state) for a in p.records]  # nothing changed yet
+    updates = [
+        FieldUpdate(config_object(system), crm_id, {name_field(system): f"Renamed {i}"})
+        for i, crm_id in enumerate(sorted(before)[:3])
+    ]
+    assert all(o.ok for o in crm.update_fields(updates))
+    changed = [a for p in crm.iter_accounts(state) for a in p.records]
+    assert sorted(a.crm_id for a in changed) == sorted(u.record_id for u in updates)
+    assert {a.name for a in changed} == {"Renamed 0", "Renamed 1", "Renamed 2"}
+
+
+def test_one_bad_record_never_sinks_its_batch(own_sandbox: Sandbox, tmp_path: Path, system: str) -> None:
+    config = _config(own_sandbox, tmp_path, system)
+    crm = crm_connector(config, Http(sleep=lambda _: None), clock=own_sandbox.clock.now)
+    ids = sorted(a.crm_id for p in crm.iter_accounts() for a in p.records)[:3]
+    band = "Health_Band__c" if system == "salesforce" else "healthsync_band"
+    good = "Green" if system == "salesforce" else "green"
+    outcomes = crm.update_fields(
+        [
+            FieldUpdate(config_object(system), ids[0], {band: good}),
+            FieldUpdate(config_object(system), ids[1], {band: "Purple"}),  # not a picklist option
+            FieldUpdate(config_object(system), ids[2], {band: good}),
+        ]
+    )
+    assert [o.ok for o in outcomes] == [True, False, True]
+    assert outcomes[1].error
+    written = {a.crm_id: a.live_outputs.get("band") for p in crm.iter_accounts() for a in p.records}
+    assert (written[ids[0]], written[ids[2]]) == ("green", "green")
+    assert written[ids[1]] != "purple"
+
+
+def config_object(system: str) -> str:
+    return "Account" if system == "salesforce" else "companies"
+
+
+def name_field(system: str) -> str:
+    return "Name" if system == "salesforce" else "name"
