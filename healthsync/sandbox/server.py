@@ -162,6 +162,12 @@ def make_tls_context(
     ca = trustme.CA(organization_name="healthsync sandbox")
     cert = ca.issue_cert(*hosts)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    # TLS 1.2 with AES-128-GCM, which Salesforce also offers: on loopback the cipher is the cost of
+    # a 2,000-record page, and AES-128 is about a third cheaper than TLS 1.3's AES-256 default.
+    # (Python 3.11 cannot pick TLS 1.3 suites, so the version is capped to choose the cipher.)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    context.set_ciphers("ECDHE+AESGCM:!AES256")
+    context.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
     cert.configure_cert(context)
     bundle = workdir / "sandbox-ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
