@@ -297,20 +297,37 @@ class Writer:
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, str]:
         """CRM ids of the deals that exist for `keys` (for outbox reconciliation), 100 keys per call."""
-        key_field = self.mapping.deals.key_field
-        api = self.api.api("crm.deals.batch_api")
+        return self._ids_by_key(
+            "crm.deals.batch_api",
+            "deals.batch_read",
+            self.mapping.deals.key_field,
+            keys,
+            lambda key_field, chunk: DealRead(
+                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=[key_field]
+            ),
+        )
+
+    def _ids_by_key(
+        self,
+        api_path: str,
+        endpoint: str,
+        key_field: str,
+        keys: Sequence[str],
+        body: Callable[[str, Sequence[str]], Any],
+    ) -> dict[str, str]:
+        """Batch-read records by a unique key property; a 207 listing the missing keys is normal."""
+        api = self.api.api(api_path)
         found: dict[str, str] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):
-            body = DealRead(
-                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=[key_field]
-            )
             response = self.api.call(
-                "deals.batch_read",
-                partial(api.read, batch_read_input_simple_public_object_id=body, archived=False),
+                endpoint,
+                partial(
+                    api.read, batch_read_input_simple_public_object_id=body(key_field, chunk), archived=False
+                ),
                 idempotent=True,
                 kind="read",
             )
-            for record in response.results or []:  # a 207 lists the missing keys: normal
+            for record in response.results or []:
                 found[str((record.properties or {}).get(key_field))] = str(record.id)
         return found
 
@@ -318,22 +335,15 @@ class Writer:
 
     def fetch_tasks(self, keys: Sequence[str]) -> dict[str, str]:
         """CRM ids of the tasks that exist for `keys`, 100 keys per call (207 for missing ones)."""
-        key_field = self.mapping.tasks.key_field
-        api = self.api.api("crm.objects.tasks.batch_api")
-        found: dict[str, str] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys))):
-            body = TaskRead(
+        return self._ids_by_key(
+            "crm.objects.tasks.batch_api",
+            "tasks.batch_read",
+            self.mapping.tasks.key_field,
+            keys,
+            lambda key_field, chunk: TaskRead(
                 id_property=key_field, inputs=[TaskId(id=k) for k in chunk], properties=[key_field]
-            )
-            response = self.api.call(
-                "tasks.batch_read",
-                partial(api.read, batch_read_input_simple_public_object_id=body, archived=False),
-                idempotent=True,
-                kind="read",
-            )
-            for record in response.results or []:
-                found[str((record.properties or {}).get(key_field))] = str(record.id)
-        return found
+            ),
+        )
 
     def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
         """Create the tasks whose key is not in HubSpot yet; existing keys are reported, not re-created."""
