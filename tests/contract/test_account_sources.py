@@ -140,3 +140,30 @@ def config_object(system: str) -> str:
 
 def name_field(system: str) -> str:
     return "Name" if system == "salesforce" else "name"
+
+
+FAULT_PATH = {"salesforce": "/services/data", "hubspot": "/crm/v3/objects/companies"}
+
+
+def test_429_5xx_and_a_dropped_connection_are_recovered(
+    own_sandbox: Sandbox, tmp_path: Path, system: str
+) -> None:
+    config = _config(own_sandbox, tmp_path, system)
+    waits: list[float] = []
+    http = Http(sleep=waits.append)
+    crm = crm_connector(config, http, clock=own_sandbox.clock.now)
+    expected = sum(len(p.records) for p in crm.iter_accounts())
+    faults = {
+        "rules": [
+            {"path_prefix": FAULT_PATH[system], "method": "GET", "status": 429, "retry_after": 3, "count": 1},
+            {"path_prefix": FAULT_PATH[system], "method": "GET", "status": 503, "count": 1},
+            {"path_prefix": FAULT_PATH[system], "method": "GET", "drop": True, "count": 1},
+        ]
+    }
+    own_sandbox.faults.configure(faults)
+    pulled = [a.crm_id for p in crm.iter_accounts() for a in p.records]
+    assert len(pulled) == len(set(pulled)) == expected  # nothing lost, nothing doubled
+    assert own_sandbox.faults.fired == 3
+    assert waits[0] == 3.0  # Retry-After honoured
+    assert len(http.retries) == 3
+    assert [kind for _, _, kind, _ in http.retries] == ["RateLimited", "TransientError", "TransientError"]
