@@ -212,15 +212,19 @@ def deal_record(deal: DealUpsert, mapping: FieldMapping) -> dict[str, Any]:
     return record
 
 
+def _upsert_path(object_name: str, key_field: str, section: str) -> str:
+    """`composite/sobjects/{Object}/{ExternalIdField}`, both checked as API names named by mapping key."""
+    obj = api_name(object_name, f"{section}.object")
+    return f"composite/sobjects/{obj}/{api_name(key_field, f'{section}.key_field')}"
+
+
 def apply_task_upserts(
     api: SalesforceApi, mapping: FieldMapping, batch: Sequence[TaskUpsert]
 ) -> list[WriteOutcome]:
     """Upsert tasks by their key field: a key already in the CRM updates that task, never a second one."""
     if not batch:
         return []
-    tasks = mapping.tasks
-    obj, key = api_name(tasks.object, "tasks.object"), api_name(tasks.key_field, "tasks.key_field")
-    path = f"composite/sobjects/{obj}/{key}"
+    path = _upsert_path(mapping.tasks.object, mapping.tasks.key_field, "tasks")
     return _write(api, "composite.sobjects.upsert", path, [(t.key, task_record(t, mapping)) for t in batch])
 
 
@@ -230,7 +234,5 @@ def apply_deal_upserts(
     """Upsert renewal deals by their external id (the engine decides stages; this only writes)."""
     if not batch:
         return []
-    deals = mapping.deals
-    obj, key = api_name(deals.object, "deals.object"), api_name(deals.key_field, "deals.key_field")
-    path = f"composite/sobjects/{obj}/{key}"
+    path = _upsert_path(mapping.deals.object, mapping.deals.key_field, "deals")
     return _write(api, "composite.sobjects.upsert", path, [(d.key, deal_record(d, mapping)) for d in batch])
