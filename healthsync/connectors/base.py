@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 from healthsync.connectors.incremental import WatermarkState
@@ -23,6 +23,7 @@ from healthsync.model import (
     DealUpsert,
     Payment,
     Rating,
+    RenewalStage,
     SupportOrganization,
     TaskUpsert,
     Ticket,
@@ -31,6 +32,8 @@ from healthsync.model import (
 
 __all__ = [
     "AccountSource",
+    "CrmDeal",
+    "CrmTask",
     "CrmWriter",
     "FieldSchema",
     "FieldUpdate",
@@ -130,11 +133,50 @@ class WriteOutcome:
     retryable: bool = False
 
 
+@dataclass(frozen=True)
+class CrmDeal:
+    """A renewal deal as it stands in the CRM: what the planner checks before moving it.
+
+    `stage` is the canonical renewal stage when the CRM stage is one the mapping names, else None
+    (a person moved it to a stage of their own, which the planner then leaves alone).
+    """
+
+    key: str
+    crm_id: str
+    stage_name: str | None
+    stage: RenewalStage | None
+    is_closed: bool
+    close_date: date | None
+    amount: float | None
+    account_id: str | None
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class CrmTask:
+    """A task healthsync created, as it stands in the CRM (a person may have completed it)."""
+
+    key: str
+    crm_id: str
+    status: str | None
+    is_closed: bool
+    owner_id: str | None
+    account_id: str | None
+    due: date | None
+    deleted: bool = False
+
+
 class AccountSource(Protocol):
     """A CRM's customer records: accounts (Salesforce) or companies (HubSpot)."""
 
-    def iter_accounts(self, since: WatermarkState | None = None) -> Iterator[Page[Account]]:
-        """Accounts changed at or after `since` (all when None), page by page at the vendor maximum."""
+    def iter_accounts(
+        self, since: WatermarkState | None = None, *, run_started: datetime | None = None
+    ) -> Iterator[Page[Account]]:
+        """Accounts changed at or after `since` (all when None), page by page at the vendor maximum.
+
+        `run_started` is the run's start by the vendor's clock: watermarks never pass it, so a record
+        changed while the run pulls is seen again next run rather than skipped.
+        """
 
     def describe(self) -> ObjectSchema:
         """The live schema of the account object."""
@@ -183,3 +225,9 @@ class CrmWriter(Protocol):
 
     def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
         """Upsert renewal deals by external id."""
+
+    def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
+        """The renewal deals that exist for `keys`, as they stand (keys with none are absent)."""
+
+    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
+        """The healthsync tasks that exist for `keys` (the outbox reconciles against this)."""

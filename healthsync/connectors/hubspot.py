@@ -18,7 +18,16 @@ from functools import partial
 from typing import Any
 
 from healthsync.config import Config
-from healthsync.connectors.base import FieldSchema, FieldUpdate, ObjectSchema, Owner, Page, WriteOutcome
+from healthsync.connectors.base import (
+    CrmDeal,
+    CrmTask,
+    FieldSchema,
+    FieldUpdate,
+    ObjectSchema,
+    Owner,
+    Page,
+    WriteOutcome,
+)
 from healthsync.connectors.hubspot_api import HubSpotApi
 from healthsync.connectors.hubspot_read import CompanyReader, StreamSpec
 from healthsync.connectors.hubspot_write import Pipeline, Writer
@@ -99,9 +108,14 @@ class HubSpotConnector:
 
     # --- AccountSource --------------------------------------------------------------------------
 
-    def iter_accounts(self, since: WatermarkState | None = None) -> Iterator[Page[Account]]:
-        """Companies changed at or after `since` (all when None); archived ones in `Page.deleted`."""
-        return self.reader.iter_accounts(since)
+    def iter_accounts(
+        self, since: WatermarkState | None = None, *, run_started: datetime | None = None
+    ) -> Iterator[Page[Account]]:
+        """Companies changed at or after `since` (all when None); archived ones in `Page.deleted`.
+
+        `run_started` (default: the clock, now) caps the watermark, as for Salesforce.
+        """
+        return self.reader.iter_accounts(since, run_started)
 
     def describe(self) -> ObjectSchema:
         """The live company properties (one call to the properties API)."""
@@ -189,10 +203,10 @@ class HubSpotConnector:
         """Create tasks whose key HubSpot does not hold yet (never twice for one key)."""
         return self.writer.upsert_tasks(batch)
 
-    def fetch_deals(self, keys: Sequence[str]) -> dict[str, str]:
-        """Deal ids by key for the keys that exist (outbox reconciliation)."""
+    def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
+        """The renewal deals that exist for `keys`, with their stage, 100 keys per call."""
         return self.writer.fetch_deals(keys)
 
-    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, str]:
-        """Task ids by key for the keys that exist (outbox reconciliation)."""
+    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
+        """The healthsync tasks that exist for `keys`, 100 keys per call (outbox reconciliation)."""
         return self.writer.fetch_tasks(keys)

@@ -146,9 +146,11 @@ class CompanyReader:
 
     # --- streams --------------------------------------------------------------------------------
 
-    def iter_accounts(self, since: WatermarkState | None) -> Iterator[Page[Account]]:
+    def iter_accounts(
+        self, since: WatermarkState | None, run_started: datetime | None = None
+    ) -> Iterator[Page[Account]]:
         """Companies changed at or after `since` (every live one when None), page by page."""
-        cap = self.now()
+        cap = run_started or self.now()
         if since is None or since.value is None:
             yield from self._iter_list(since or WatermarkState(), cap)
             return

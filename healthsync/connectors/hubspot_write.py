@@ -41,11 +41,11 @@ from hubspot.crm.objects.tasks import PublicAssociationsForObject, PublicObjectI
 from hubspot.crm.objects.tasks import SimplePublicObjectBatchInputForCreate as TaskInput
 from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
 
-from healthsync.connectors.base import FieldUpdate, WriteOutcome
+from healthsync.connectors.base import CrmDeal, CrmTask, FieldUpdate, WriteOutcome
 from healthsync.connectors.hubspot_api import HubSpotApi
 from healthsync.errors import AuthError, MappingError, QuotaExhausted, TransientError, VendorError
 from healthsync.mappings import FieldMapping
-from healthsync.model import DealUpsert, TaskUpsert
+from healthsync.model import DealUpsert, RenewalStage, TaskUpsert
 
 __all__ = [
     "BATCH_SIZE",
@@ -295,29 +295,50 @@ class Writer:
                     error=f"deal saved but not linked to company {deal.account_id}: {exc}",
                 )
 
-    def fetch_deals(self, keys: Sequence[str]) -> dict[str, str]:
-        """CRM ids of the deals that exist for `keys` (for outbox reconciliation), 100 keys per call."""
-        return self._ids_by_key(
+    def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
+        """The renewal deals that exist for `keys`, with stage and closed state, 100 keys per call."""
+        deals = self.mapping.deals
+        props = [deals.key_field, "dealstage", "pipeline", "closedate", "amount"]
+        rows = self._rows_by_key(
             "crm.deals.batch_api",
             "deals.batch_read",
-            self.mapping.deals.key_field,
+            deals.key_field,
             keys,
             lambda key_field, chunk: DealRead(
-                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=[key_field]
+                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=props
             ),
         )
+        labels = {sid: label for p in self._pipelines().values() for label, sid in p.stages.items()}
+        canonical = {crm.casefold(): RenewalStage(name) for name, crm in deals.stages.items()}
+        closed = {c.casefold() for c in deals.closed_stages}
+        found: dict[str, CrmDeal] = {}
+        for key, (crm_id, values) in rows.items():
+            stage_name = labels.get(str(values.get("dealstage")), values.get("dealstage"))
+            folded = str(stage_name or "").casefold()
+            amount = values.get("amount")
+            found[key] = CrmDeal(
+                key=key,
+                crm_id=crm_id,
+                stage_name=stage_name,
+                stage=canonical.get(folded),
+                is_closed=folded in closed,
+                close_date=_day(values.get("closedate")),
+                amount=float(amount) if amount not in (None, "") else None,
+                account_id=None,  # batch read carries no associations; the key names the account
+            )
+        return found
 
-    def _ids_by_key(
+    def _rows_by_key(
         self,
         api_path: str,
         endpoint: str,
         key_field: str,
         keys: Sequence[str],
         body: Callable[[str, Sequence[str]], Any],
-    ) -> dict[str, str]:
-        """Batch-read records by a unique key property; a 207 listing the missing keys is normal."""
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """Batch-read records by a unique key property: (id, properties) by key; 207s for missing keys."""
         api = self.api.api(api_path)
-        found: dict[str, str] = {}
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):
             response = self.api.call(
                 endpoint,
@@ -328,22 +349,37 @@ class Writer:
                 kind="read",
             )
             for record in response.results or []:
-                found[str((record.properties or {}).get(key_field))] = str(record.id)
+                values = dict(record.properties or {})
+                found[str(values.get(key_field))] = (str(record.id), values)
         return found
 
     # --- tasks ----------------------------------------------------------------------------------
 
-    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, str]:
-        """CRM ids of the tasks that exist for `keys`, 100 keys per call (207 for missing ones)."""
-        return self._ids_by_key(
+    def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
+        """The healthsync tasks that exist for `keys`, 100 keys per call (207 for missing ones)."""
+        key_field = self.mapping.tasks.key_field
+        props = [key_field, "hs_task_status", "hubspot_owner_id", "hs_timestamp"]
+        rows = self._rows_by_key(
             "crm.objects.tasks.batch_api",
             "tasks.batch_read",
-            self.mapping.tasks.key_field,
+            key_field,
             keys,
             lambda key_field, chunk: TaskRead(
-                id_property=key_field, inputs=[TaskId(id=k) for k in chunk], properties=[key_field]
+                id_property=key_field, inputs=[TaskId(id=k) for k in chunk], properties=props
             ),
         )
+        return {
+            key: CrmTask(
+                key=key,
+                crm_id=crm_id,
+                status=values.get("hs_task_status"),
+                is_closed=values.get("hs_task_status") == "COMPLETED",
+                owner_id=values.get("hubspot_owner_id") or None,
+                account_id=None,
+                due=_day(values.get("hs_timestamp")),
+            )
+            for key, (crm_id, values) in rows.items()
+        }
 
     def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
         """Create the tasks whose key is not in HubSpot yet; existing keys are reported, not re-created."""
@@ -352,7 +388,7 @@ class Writer:
             return []
         existing = self.fetch_tasks([t.key for t in unique])
         outcomes = {
-            key: WriteOutcome(key, True, crm_id=crm_id, created=False) for key, crm_id in existing.items()
+            key: WriteOutcome(key, True, crm_id=task.crm_id, created=False) for key, task in existing.items()
         }
         missing = [t for t in unique if t.key not in existing]
         for chunk in _chunks(missing):
@@ -434,3 +470,16 @@ class Writer:
         for half, answer in zip(halves, answers, strict=True):
             out += self._split(half, send, str(answer)) if isinstance(answer, VendorError) else answer
         return out
+
+
+def _day(raw: Any) -> date | None:
+    """A HubSpot date or datetime property (ISO text or epoch ms) as a date; None when unreadable."""
+    if raw in (None, ""):
+        return None
+    text = str(raw)
+    try:
+        if text.isdigit():
+            return datetime.fromtimestamp(int(text) / 1000, tz=UTC).date()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    except ValueError:
+        return None

@@ -16,12 +16,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from healthsync.connectors.base import FieldSchema, ObjectSchema, Owner, Page
+from healthsync.connectors.base import CrmDeal, CrmTask, FieldSchema, ObjectSchema, Owner, Page
 from healthsync.connectors.incremental import Watermark, WatermarkState
 from healthsync.connectors.salesforce_api import SalesforceApi
 from healthsync.errors import MappingError, PaginationError
@@ -323,39 +322,6 @@ def fetch_owners(api: SalesforceApi) -> dict[str, Owner]:
 
 
 # --- existing deals and tasks, for the outbox's reconciliation --------------------------------
-
-
-@dataclass(frozen=True)
-class CrmDeal:
-    """A renewal deal as it stands in the CRM: what the engine checks before moving it.
-
-    `stage` is the canonical renewal stage when the CRM stage is one the mapping names, else None
-    (a person moved it to a stage of their own).
-    """
-
-    key: str
-    crm_id: str
-    stage_name: str | None
-    stage: RenewalStage | None
-    is_closed: bool
-    close_date: date | None
-    amount: float | None
-    account_id: str | None
-    deleted: bool = False
-
-
-@dataclass(frozen=True)
-class CrmTask:
-    """A task healthsync created, as it stands in the CRM (a person may have completed it)."""
-
-    key: str
-    crm_id: str
-    status: str | None
-    is_closed: bool
-    owner_id: str | None
-    account_id: str | None
-    due: date | None
-    deleted: bool = False
 
 
 def _key_chunks(keys: Sequence[str]) -> Iterator[list[str]]:

@@ -147,7 +147,17 @@ def test_deal_upserted_twice_is_one_deal_linked_to_its_company(sandbox: Sandbox,
         and a["toObjectType"] == "companies"
     ]
     assert [(a["toObjectId"], a["associationTypeId"]) for a in links] == [(company(1), 341)]
-    assert connector.fetch_deals([deal(1).key, "renewal-missing"]) == {deal(1).key: one["id"]}
+    found = connector.fetch_deals([deal(1).key, "renewal-missing"])
+    assert found.keys() == {deal(1).key}
+    live = found[deal(1).key]
+    assert (live.crm_id, live.stage_name, live.stage, live.is_closed) == (
+        one["id"],
+        "Negotiation",
+        RenewalStage.NEGOTIATION,
+        False,
+    )
+    assert live.amount == 15000.0
+    assert live.close_date == deal(1).close_date
 
 
 def test_a_missing_link_of_an_existing_deal_is_made(sandbox: Sandbox, tmp_path: Path) -> None:
