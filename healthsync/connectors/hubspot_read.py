@@ -34,9 +34,7 @@ from healthsync.mappings.transforms import from_crm
 from healthsync.model import Account, Band, Override
 
 __all__ = [
-    "INPUT_TRANSFORMS",
     "LIST_PAGE_SIZE",
-    "OUTPUT_TRANSFORMS",
     "SEARCH_MAX_RESULTS",
     "SEARCH_PAGE_SIZE",
     "CompanyReader",
@@ -57,26 +55,6 @@ SEARCH_MAX_RESULTS = 10_000
 
 MODIFIED = "hs_lastmodifieddate"
 """Companies' last-modified property (`lastmodifieddate` is the contacts' one; vendor-facts.md §10)."""
-
-INPUT_TRANSFORMS: dict[str, str] = {
-    "arr": "number",
-    "licenses": "integer",
-    "contract_start": "date",
-    "contract_end": "date",
-    "override_expires": "date",
-    "modified": "datetime",
-    "nps": "integer",
-}
-"""How inputs read when the mapping names no transform (HubSpot sends every value as a string)."""
-
-OUTPUT_TRANSFORMS: dict[str, str] = {
-    "score": "number",
-    "trend": "number",
-    "days_to_renewal": "integer",
-    "last_synced": "datetime",
-    "reasons": "text",
-}
-"""How outputs read back when the mapping names no transform, so the plan compares like with like."""
 
 
 @dataclass(frozen=True)
@@ -302,10 +280,10 @@ class CompanyReader:
             field = inputs.get(name)
             if not field:
                 return None
-            return self._read(name, props.get(field), self.mapping.account.transforms, INPUT_TRANSFORMS)
+            return self._read(name, props.get(field))
 
         live = {
-            name: self._read(name, props.get(field), self.mapping.account.transforms, OUTPUT_TRANSFORMS)
+            name: self._read(name, props.get(field))
             for name, field in self.mapping.account.outputs.items()
             if field
         }
@@ -332,8 +310,8 @@ class CompanyReader:
             modified_at=modified if isinstance(modified, datetime) else None,
         )
 
-    def _read(self, name: str, raw: Any, transforms: Mapping[str, str], defaults: Mapping[str, str]) -> Any:
-        transform = transforms.get(name) or defaults.get(name)
+    def _read(self, name: str, raw: Any) -> Any:
+        transform = self.mapping.transform(name)
         if transform == "date":
             raw = hubspot_date(raw)
         try:

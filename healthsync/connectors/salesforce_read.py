@@ -62,21 +62,6 @@ _FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*")
 
 # How each canonical value is read when the mapping names no transform: the types the built-in
 # Salesforce fields have (a number field arrives as a JSON number, a date as "YYYY-MM-DD").
-_DEFAULT_TRANSFORMS: dict[str, str] = {
-    "contract_start": "date",
-    "contract_end": "date",
-    "override_expires": "date",
-    "arr": "number",
-    "licenses": "integer",
-    "nps": "integer",
-    "score": "number",
-    "trend": "number",
-    "days_to_renewal": "integer",
-    "last_synced": "datetime",
-    "modified": "datetime",
-}
-
-
 # --- SOQL text -------------------------------------------------------------------------------
 
 
@@ -175,7 +160,7 @@ class _Reader:
         return _path(self.row, field) if field else None
 
     def value(self, name: str, *, output: bool = False) -> Any:
-        transform = self.mapping.account.transforms.get(name) or _DEFAULT_TRANSFORMS.get(name)
+        transform = self.mapping.transform(name)
         raw = self.raw(name, output=output)
         try:
             return from_crm(transform, raw, self.mapping.enums)

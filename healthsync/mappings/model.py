@@ -24,6 +24,7 @@ from healthsync.errors import ConfigProblem, MappingError
 from healthsync.tomlsource import KeyPath, TomlDocument, load_toml, parse_toml
 
 __all__ = [
+    "DEFAULT_TRANSFORMS",
     "INPUTS",
     "OUTPUTS",
     "TRANSFORMS",
@@ -71,6 +72,23 @@ OUTPUTS: dict[str, str] = {
 
 TRANSFORMS = ("date", "datetime", "number", "integer", "percent", "text")
 """Transform names besides `enum:<name>`."""
+
+DEFAULT_TRANSFORMS: dict[str, str] = {
+    "contract_start": "date",
+    "contract_end": "date",
+    "override_expires": "date",
+    "modified": "datetime",
+    "arr": "number",
+    "licenses": "integer",
+    "nps": "integer",
+    "score": "number",
+    "trend": "number",
+    "days_to_renewal": "integer",
+    "last_synced": "datetime",
+    "reasons": "text",
+}
+"""How a value reads and writes when the mapping names no transform for it. One table for both CRMs,
+so the reader and the planner convert alike and an unchanged value compares equal (no write)."""
 
 _RENEWAL_STAGES = ("Preparation", "Initiation", "Negotiation", "Approval", "Renewed", "Churned")
 
@@ -130,6 +148,10 @@ class FieldMapping(_Strict):
     def output_field(self, name: str) -> str | None:
         """The CRM field of canonical output `name`, or None when turned off."""
         return self.account.outputs.get(name) or None
+
+    def transform(self, name: str) -> str | None:
+        """The transform of input or output `name`: the mapping's own, else the built-in default."""
+        return self.account.transforms.get(name) or DEFAULT_TRANSFORMS.get(name)
 
 
 def _default_text(crm: CrmName) -> str:

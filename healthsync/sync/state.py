@@ -32,7 +32,15 @@ from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from healthsync.errors import StateError
-from healthsync.model import ContractOutcome, HealthResult, Payment, Rating, Ticket, UsageDay
+from healthsync.model import (
+    ContractOutcome,
+    HealthResult,
+    Payment,
+    Rating,
+    SupportOrganization,
+    Ticket,
+    UsageDay,
+)
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import utc_now
 from healthsync.sync.state_engine import create_state_engine
@@ -291,6 +299,11 @@ class StateStore(StateReads, OutboxMixin, LeaseMixin):
         """Mirror tickets in their own transaction; see `StateTransaction.upsert_tickets`."""
         with self.transaction() as tx:
             return tx.upsert_tickets(tickets)
+
+    def upsert_organizations(self, organizations: Iterable[SupportOrganization]) -> int:
+        """Mirror organizations in their own transaction; see `StateTransaction.upsert_organizations`."""
+        with self.transaction() as tx:
+            return tx.upsert_organizations(organizations)
 
     def upsert_ratings(self, ratings: Iterable[Rating]) -> int:
         """Mirror ratings in their own transaction; see `StateTransaction.upsert_ratings`."""

@@ -9,7 +9,7 @@ Both use single ``INSERT … ON CONFLICT`` statements, so concurrent writers can
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Row, select, update
 
@@ -19,7 +19,18 @@ from healthsync.sync.state_base import StoreBase
 from healthsync.sync.state_records import DeadLetter, OutboxEntry, OutboxStatus
 from healthsync.sync.state_tx import dialect_insert
 
-__all__ = ["ERROR_LIMIT", "OutboxMixin"]
+__all__ = ["BULK_CHUNK", "ERROR_LIMIT", "OutboxMixin"]
+
+BULK_CHUNK = 900
+"""Rows or keys per statement: under SQLite's 999-parameter floor of old builds, for IN lists."""
+
+
+class _NewEntry(Protocol):
+    key: str
+    kind: str
+    account: str
+    payload: Mapping[str, Any]
+
 
 ERROR_LIMIT = 2_000
 """Characters of a vendor message kept per outbox entry or dead letter: enough to act on, never a payload."""
@@ -121,6 +132,73 @@ class OutboxMixin(StoreBase):
         if row is None:
             raise StateError(f"there is no outbox entry with key {key!r}")
         return _outbox(row)
+
+    def outbox_put_many(self, entries: Iterable[OutboxEntry | _NewEntry], run_id: int | None = None) -> int:
+        """`outbox_put` for many entries in one transaction (keys already present are left alone).
+
+        Each entry gives `key`, `kind`, `account` and `payload`. Returns how many were new.
+        """
+        o = s.outbox
+        now = self._now()
+        rows = [
+            {
+                "key": e.key,
+                "kind": e.kind,
+                "account": e.account,
+                "payload": dict(e.payload),
+                "status": OutboxStatus.PENDING.value,
+                "created_at": now,
+                "updated_at": now,
+                "run_id": run_id,
+                "attempts": 0,
+            }
+            for e in entries
+        ]
+        if not rows:
+            return 0
+        new = 0
+        with self._write() as conn:
+            for start in range(0, len(rows), BULK_CHUNK):
+                stmt = (
+                    dialect_insert(conn, o)
+                    .values(rows[start : start + BULK_CHUNK])
+                    .on_conflict_do_nothing(index_elements=["key"])
+                    .returning(o.c.key)
+                )
+                new += len(conn.execute(stmt).all())
+        return new
+
+    def outbox_mark_many(self, marks: Iterable[tuple[str, OutboxStatus, str | None, str | None]]) -> None:
+        """`outbox_mark` for many (key, status, crm_id, error) in one transaction; unknown keys skipped."""
+        o = s.outbox
+        now = self._now()
+        with self._write() as conn:
+            for key, status, crm_id, error in marks:
+                status = OutboxStatus(status)
+                attempted = status in (OutboxStatus.SENT, OutboxStatus.FAILED)
+                values: dict[str, Any] = {
+                    "status": status.value,
+                    "updated_at": now,
+                    "attempts": o.c.attempts + (1 if attempted else 0),
+                    "last_error": truncate(error, ERROR_LIMIT)
+                    if error and status is OutboxStatus.FAILED
+                    else None,
+                }
+                if crm_id is not None:
+                    values["crm_id"] = crm_id
+                conn.execute(update(o).where(o.c.key == key).values(**values))
+
+    def outbox_lookup(self, keys: Iterable[str]) -> dict[str, OutboxEntry]:
+        """The outbox entries of `keys` that exist, by key (one query per 900 keys)."""
+        o = s.outbox
+        ordered = sorted(set(keys))
+        found: dict[str, OutboxEntry] = {}
+        with self._read() as conn:
+            for start in range(0, len(ordered), BULK_CHUNK):
+                chunk = ordered[start : start + BULK_CHUNK]
+                for row in conn.execute(select(o).where(o.c.key.in_(chunk))):
+                    found[row.key] = _outbox(row)
+        return found
 
     def outbox_get(self, key: str) -> OutboxEntry | None:
         """One outbox entry by its task/deal key."""
@@ -237,3 +315,25 @@ class OutboxMixin(StoreBase):
             return len(
                 conn.execute(update(d).where(*cond).values(resolved_at=self._now()).returning(d.c.id)).all()
             )
+
+    def resolve_dead_letters_many(self, vendor: str, object: str, record_keys: Iterable[str]) -> int:
+        """Resolve the open letters of many records of one object (a retry succeeded); returns how many."""
+        d = s.dead_letters
+        ordered = sorted(set(record_keys))
+        resolved = 0
+        with self._write() as conn:
+            for start in range(0, len(ordered), BULK_CHUNK):
+                chunk = ordered[start : start + BULK_CHUNK]
+                stmt = (
+                    update(d)
+                    .where(
+                        d.c.vendor == vendor,
+                        d.c.object == object,
+                        d.c.record_key.in_(chunk),
+                        d.c.resolved_at.is_(None),
+                    )
+                    .values(resolved_at=self._now())
+                    .returning(d.c.id)
+                )
+                resolved += len(conn.execute(stmt).all())
+        return resolved

@@ -13,7 +13,16 @@ from typing import Any
 
 from sqlalchemy import Row, Select, func, select
 
-from healthsync.model import Band, ContractOutcome, Payment, Rating, RatingKind, Ticket, UsageDay
+from healthsync.model import (
+    Band,
+    ContractOutcome,
+    Payment,
+    Rating,
+    RatingKind,
+    SupportOrganization,
+    Ticket,
+    UsageDay,
+)
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import StoreBase
 from healthsync.sync.state_records import HistoryPoint, OutcomeRecord, SnapshotRow
@@ -113,6 +122,22 @@ class StateReads(StoreBase):
         return rows
 
     # --- mirrors ---------------------------------------------------------------------------------
+
+    def organizations(self) -> list[SupportOrganization]:
+        """Every live mirrored support organization (tombstones left out)."""
+        o = s.organizations
+        with self._read() as conn:
+            rows = conn.execute(select(o).where(o.c.deleted.is_(False)).order_by(o.c.id)).all()
+        return [
+            SupportOrganization(
+                id=r.id,
+                name=r.name,
+                external_id=r.external_id,
+                domains=tuple(r.domains or ()),
+                updated_at=r.updated_at,
+            )
+            for r in rows
+        ]
 
     def tickets_for(self, org_ids: Iterable[str], *, include_deleted: bool = False) -> list[Ticket]:
         """Mirrored tickets of these organisations, by organisation then creation time.

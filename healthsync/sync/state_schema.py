@@ -9,7 +9,9 @@ Schema versions:
 
 * **0**: the 0.0 pre-release layout. Every table of version 1 except ``dead_letters``, and ``runs``
   had no ``api_calls`` column.
-* **1**: the current layout, defined below.
+* **1**: the 0.1 layout: every table below except ``organizations``.
+* **2**: the current layout, defined below: adds the ``organizations`` mirror (Zendesk organizations,
+  so a re-sync reads only the changed ones from the incremental export).
 
 To change the layout: bump `SCHEMA_VERSION`, add a step to `MIGRATIONS` keyed by the version it
 upgrades *from*, and make the step spell out its DDL (do not create today's table objects in an old
@@ -59,6 +61,7 @@ __all__ = [
     "health_history",
     "meta",
     "metadata",
+    "organizations",
     "outbox",
     "payments",
     "ratings",
@@ -68,7 +71,7 @@ __all__ = [
     "usage_days",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The layout this code reads and writes; older files are migrated, newer ones refused."""
 
 APPLICATION = "healthsync"
@@ -171,6 +174,17 @@ tickets = Table(
     Column("solved_at", UTCDateTime),
     Column("deleted", Boolean, nullable=False),
     Index(None, "organization_id"),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("id", String, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("external_id", String),
+    Column("domains", _json(), nullable=False),
+    Column("updated_at", UTCDateTime),
+    Column("deleted", Boolean, nullable=False),
 )
 
 ratings = Table(
@@ -334,7 +348,21 @@ def _migrate_0_to_1(conn: Connection) -> None:
     dead_letters.create(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _migrate_0_to_1}
+def _migrate_1_to_2(conn: Connection) -> None:
+    """0.1 stores kept no Zendesk organizations: the next run lists them all once."""
+    Table(
+        "organizations",
+        MetaData(),
+        Column("id", String, primary_key=True),
+        Column("name", String, nullable=False),
+        Column("external_id", String),
+        Column("domains", _json(), nullable=False),
+        Column("updated_at", UTCDateTime),
+        Column("deleted", Boolean, nullable=False),
+    ).create(conn, checkfirst=True)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
 """Step that upgrades a database *from* the key's version to the next; all run in one transaction."""
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from healthsync.errors import StateError
-from healthsync.model import HealthResult, Payment, Rating, Ticket, UsageDay
+from healthsync.model import HealthResult, Payment, Rating, SupportOrganization, Ticket, UsageDay
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_records import MAX_CURSOR_KEYS, AccountSnapshot, CursorState
 
@@ -244,6 +244,27 @@ class StateTransaction:
         unique = list({row["id"]: row for row in rows}.values())
         self._conn.execute(stmt, unique)
         return len(unique)
+
+    def upsert_organizations(self, organizations: Iterable[SupportOrganization]) -> int:
+        """Mirror support organizations; a deleted one stays as a tombstone so it links to nothing."""
+        rows = [
+            {
+                "id": o.id,
+                "name": o.name,
+                "external_id": o.external_id,
+                "domains": list(o.domains),
+                "updated_at": o.updated_at,
+                "deleted": o.deleted,
+            }
+            for o in organizations
+        ]
+        written = 0
+        for batch in batched(rows, UPSERT_BATCH):
+            unique = list({row["id"]: row for row in batch}.values())
+            written += upsert(
+                self._conn, s.organizations, unique, keys=("id",), update=[c for c in unique[0] if c != "id"]
+            )
+        return written
 
     def upsert_ratings(self, ratings: Iterable[Rating]) -> int:
         """Mirror survey answers (NPS/CSAT), keyed by vendor id or a derived key; see `rating_key`."""

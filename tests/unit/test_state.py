@@ -179,6 +179,7 @@ def build_version_0(target: Target) -> int:
         with engine.begin() as conn:
             state_schema.metadata.create_all(conn)
             conn.execute(text("DROP TABLE dead_letters"))
+            conn.execute(text("DROP TABLE organizations"))
             conn.execute(text("ALTER TABLE runs DROP COLUMN api_calls"))
             conn.execute(
                 state_schema.meta.insert(),
@@ -247,7 +248,8 @@ def test_version_0_database_is_migrated_forward(target: Target, clock: FakeClock
 
     assert "api_calls" in run_columns(target)
     assert "dead_letters" in table_names(target)
-    assert meta_version(target) == "1"
+    assert "organizations" in table_names(target)
+    assert meta_version(target) == str(state_schema.SCHEMA_VERSION) == "2"
 
 
 def test_failed_migration_leaves_the_database_as_it_was(target: Target) -> None:
@@ -290,7 +292,7 @@ def test_newer_schema_version_is_refused(target: Target) -> None:
     finally:
         engine.dispose()
 
-    with pytest.raises(StateError, match=r"version 7.*versions up to 1.*newer healthsync"):
+    with pytest.raises(StateError, match=r"version 7.*versions up to 2.*newer healthsync"):
         target.open()
 
 

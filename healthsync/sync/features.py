@@ -1,0 +1,184 @@
+"""Features: what scoring reads about one account, computed from the pulled records (DESIGN.md 4).
+
+Usage is the bulky input (accounts x days), so it is folded row by row into a few counters per
+account (`UsageSummary`) as it streams from the usage source: a run never holds the raw days.
+Everything else is small per account and handed over whole.
+
+Every feature is measured *as of* a moment, so a backfill or a simulation (`--as-of`) sees the
+account as it stood then: usage up to that day, tickets open at that moment, the last NPS answer
+given by then. A feature with no input stays None ("no data"), never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from healthsync.model import Account, Features, Payment, Rating, RatingKind, Ticket, UsageDay
+
+__all__ = [
+    "LOGIN_WINDOW_DAYS",
+    "PAYMENT_WINDOW_DAYS",
+    "USAGE_WINDOW_DAYS",
+    "UsageSummary",
+    "UsageWindow",
+    "build_features",
+    "payments_on_time",
+]
+
+LOGIN_WINDOW_DAYS = 30
+"""Login days are counted over the last 30 days, the as-of day included."""
+
+ACTIVE_USERS_WINDOW_DAYS = 7
+"""Active users are the highest daily count of the last 7 days: a weekday level, not a weekend dip."""
+
+CHANGE_WINDOW_DAYS = 14
+"""Usage change compares the last 14 days with the 14 before."""
+
+USAGE_WINDOW_DAYS = max(LOGIN_WINDOW_DAYS, 2 * CHANGE_WINDOW_DAYS)
+"""How many days of usage a run reads."""
+
+PAYMENT_WINDOW_DAYS = 183
+"""Payments count when due in the last six months."""
+
+
+@dataclass
+class UsageSummary:
+    """One account's usage, folded to what the features need."""
+
+    login_days: int = 0
+    active_users: int | None = None
+    recent_users: int = 0
+    earlier_users: int = 0
+    days_seen: int = 0
+
+
+@dataclass
+class UsageWindow:
+    """Folds streamed `UsageDay` rows into one `UsageSummary` per account for the window ending `as_of`."""
+
+    as_of: date
+    summaries: dict[str, UsageSummary] = field(default_factory=dict)
+
+    @property
+    def start(self) -> date:
+        """The first day the window reads."""
+        return self.as_of - timedelta(days=USAGE_WINDOW_DAYS - 1)
+
+    def add(self, rows: Iterable[UsageDay]) -> None:
+        """Fold rows in; rows outside the window are ignored, a day seen twice counts as given last."""
+        for row in rows:
+            age = (self.as_of - row.day).days  # 0 = the as-of day
+            if not 0 <= age < USAGE_WINDOW_DAYS:
+                continue
+            summary = self.summaries.get(row.account_key)
+            if summary is None:
+                summary = self.summaries[row.account_key] = UsageSummary()
+            summary.days_seen += 1
+            if age < LOGIN_WINDOW_DAYS and row.logins > 0:
+                summary.login_days += 1
+            if age < ACTIVE_USERS_WINDOW_DAYS:
+                summary.active_users = max(summary.active_users or 0, row.active_users)
+            if age < CHANGE_WINDOW_DAYS:
+                summary.recent_users += row.active_users
+            elif age < 2 * CHANGE_WINDOW_DAYS:
+                summary.earlier_users += row.active_users
+
+
+def payments_on_time(payments: Iterable[Payment], as_of: date) -> bool | None:
+    """True when every invoice due in the last six months was paid by its due date.
+
+    False as soon as one was paid late or is overdue at `as_of`; None when none fell due (no data).
+    A payment made after `as_of` counts as unpaid on that day, so a backfill sees what was known then.
+    """
+    start = as_of - timedelta(days=PAYMENT_WINDOW_DAYS)
+    verdicts: list[bool] = []
+    for payment in payments:
+        if not start <= payment.due_date <= as_of:
+            continue
+        if payment.paid_date is not None and payment.paid_date > as_of:
+            payment = Payment(payment.account_key, payment.due_date, None)
+        verdict = payment.on_time(as_of)
+        if verdict is not None:
+            verdicts.append(verdict)
+    return all(verdicts) if verdicts else None
+
+
+def _last_nps(ratings: Iterable[Rating], at: datetime) -> Rating | None:
+    answers = [r for r in ratings if r.kind is RatingKind.NPS and r.at <= at]
+    return max(answers, key=lambda r: (r.at, r.id or "")) if answers else None
+
+
+def _critical(tickets: Iterable[Ticket], at: datetime) -> tuple[int, float | None, str | None]:
+    """Open critical tickets at `at`: how many, the oldest one's age in days and its id."""
+    open_now = [
+        t
+        for t in tickets
+        if t.is_critical
+        and not t.deleted
+        and t.created_at <= at
+        and (t.is_open or (t.solved_at is not None and t.solved_at > at))
+    ]
+    if not open_now:
+        return 0, None, None
+    oldest = min(open_now, key=lambda t: (t.created_at, t.id))
+    return len(open_now), round((at - oldest.created_at).total_seconds() / 86400, 2), oldest.id
+
+
+def build_features(
+    account: Account,
+    *,
+    key: str,
+    at: datetime,
+    usage: UsageSummary | None,
+    tickets: Iterable[Ticket] | None,
+    ratings: Iterable[Rating] | None,
+    payments: Iterable[Payment] | None,
+    previous_licenses: int | None,
+    extra: Mapping[str, float | int | bool | str | None] | None = None,
+) -> Features:
+    """The features of one account at the instant `at`.
+
+    Args:
+        account: the CRM account (licenses, contract dates, segment).
+        key: the account's key in history and state (the engine's account key).
+        at: the moment measured; its date is the as-of day.
+        usage: the account's folded usage; None when no usage source is configured or it has no
+            rows for the account (usage features stay "no data").
+        tickets: the account's tickets (all its linked organizations'); None without a ticket source
+            or without a linked organization.
+        ratings: the account's NPS answers; None without an NPS source.
+        payments: the account's invoices; None without a payment source.
+        previous_licenses: licenses at the previous snapshot, for seat growth.
+        extra: custom inputs for rules (`extra.<name>`).
+    """
+    today = at.date()
+    count, age, oldest = _critical(tickets, at) if tickets is not None else (None, None, None)
+    last = _last_nps(ratings, at) if ratings is not None else None
+    change = None
+    if usage is not None and usage.earlier_users > 0:
+        change = round((usage.recent_users - usage.earlier_users) / usage.earlier_users, 4)
+    licenses = account.licenses
+    growth = licenses - previous_licenses if licenses is not None and previous_licenses is not None else None
+    start, end = account.contract_start, account.contract_end
+    return Features(
+        account=key,
+        login_days_30d=usage.login_days if usage is not None else None,
+        active_users=usage.active_users if usage is not None else None,
+        licenses=licenses,
+        open_critical_tickets=count,
+        oldest_critical_ticket_age_days=age,
+        oldest_critical_ticket_id=oldest,
+        last_nps=last.score if last is not None else None,
+        last_nps_at=last.at.date() if last is not None else None,
+        payments_on_time_6m=payments_on_time(payments, today) if payments is not None else None,
+        usage_change_14d=change,
+        seat_growth=growth,
+        days_since_contract_start=(today - start).days if start is not None else None,
+        days_to_contract_end=(end - today).days if end is not None else None,
+        contract_start=start,
+        contract_end=end,
+        segment=account.segment,
+        extra=dict(extra or {}),
+    )
