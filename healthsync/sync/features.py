@@ -118,7 +118,7 @@ def _critical(tickets: Iterable[Ticket], at: datetime) -> tuple[int, float | Non
         if t.is_critical
         and not t.deleted
         and t.created_at <= at
-        and (t.is_open or (t.solved_at is not None and t.solved_at > at))
+        and (t.is_open or (t.solved_at or t.updated_at) > at)  # solved later: open then
     ]
     if not open_now:
         return 0, None, None

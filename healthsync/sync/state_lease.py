@@ -29,6 +29,27 @@ _LEASE_ATTEMPTS = 3
 """Acquire retries when the holder released the lease between our insert and our look at it."""
 
 
+def _holder_is_dead(holder: str) -> bool:
+    """True when `holder` names a process on this host that no longer exists.
+
+    Only this host's processes can be checked; a holder elsewhere is trusted until its lease expires.
+    """
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, owned by someone else
+    return False
+
+
 def _holder_id() -> str:
     """``host:pid:uuid``: names the process for humans, and is unique per acquisition."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
@@ -73,6 +94,18 @@ class LeaseMixin(StoreBase):
                 if conn.execute(stmt).first() is not None:
                     return lease
                 current = conn.execute(select(t).where(t.c.name == name)).first()
+                if current is not None and _holder_is_dead(current.holder):
+                    # Its process died on this host (kill -9, OOM): no need to wait for the expiry.
+                    taken = conn.execute(
+                        update(t)
+                        .where(t.c.name == name, t.c.holder == current.holder)
+                        .values(
+                            holder=lease.holder, acquired_at=lease.acquired_at, expires_at=lease.expires_at
+                        )
+                        .returning(t.c.holder)
+                    ).first()
+                    if taken is not None:
+                        return lease
             if current is not None:
                 stamp = "%Y-%m-%d %H:%M:%S UTC"
                 raise StateError(

@@ -26,10 +26,14 @@ BULK_CHUNK = 900
 
 
 class _NewEntry(Protocol):
-    key: str
-    kind: str
-    account: str
-    payload: Mapping[str, Any]
+    @property
+    def key(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def payload(self) -> Mapping[str, Any]: ...
 
 
 ERROR_LIMIT = 2_000

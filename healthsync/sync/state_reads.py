@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, func, or_, select
 
 from healthsync.model import (
     Band,
@@ -154,6 +154,29 @@ class StateReads(StoreBase):
             return stmt.order_by(t.c.organization_id, t.c.created_at, t.c.id)
 
         return [_ticket(r) for r in self._rows_by_keys(org_ids, query)]
+
+    def critical_tickets_open_at(self, at: datetime) -> list[Ticket]:
+        """Critical tickets that were open at `at`: created by then and not solved by then.
+
+        A ticket solved later counts as open at `at`, so a backfill (`--as-of`) sees what a CSM saw
+        that day. Where the vendor gave no solve time, the last update stands in for it (solving is
+        usually a ticket's last change).
+        """
+        t = s.tickets
+        closed = list(CLOSED_TICKET_STATUSES)
+        solved_by = func.coalesce(t.c.solved_at, t.c.updated_at)
+        stmt = (
+            select(t)
+            .where(
+                t.c.is_critical.is_(True),
+                t.c.deleted.is_(False),
+                t.c.created_at <= at,
+                or_(t.c.status.not_in(closed), solved_by > at),
+            )
+            .order_by(t.c.organization_id, t.c.created_at, t.c.id)
+        )
+        with self._read() as conn:
+            return [_ticket(r) for r in conn.execute(stmt)]
 
     def open_tickets(self) -> list[Ticket]:
         """Every mirrored ticket someone still has to act on (not solved, closed or deleted)."""

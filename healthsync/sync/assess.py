@@ -1,0 +1,140 @@
+"""Assess: features, health with trend, renewal stage and signals for every account (DESIGN.md 5).
+
+Pure over its inputs: the engine hands in the pulled records, the links from matching and the
+health history, and gets one `Assessment` per account. Keys that connect the sources:
+
+- the account key (history, tasks, deals) is the CRM id, stable for the account's life;
+- tickets reach an account through the organizations matched to it;
+- usage, NPS answers and invoices carry the usage source's key, which `[usage] account_key` names
+  (the CRM id, the customer key, the Zendesk organization id, a domain or the account name).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from healthsync.model import Account, Payment, Rating, Ticket
+from healthsync.scoring.engine import score
+from healthsync.scoring.renewal import renewal_stage
+from healthsync.scoring.rules import RuleSet
+from healthsync.scoring.signals import SignalThresholds, detect_signals
+from healthsync.scoring.trend import TrendSettings, compute_trend
+from healthsync.sync.features import UsageSummary, build_features
+from healthsync.sync.matching import normalize_domain, normalize_name
+from healthsync.sync.plan import Assessment
+from healthsync.sync.state_records import HistoryPoint
+
+__all__ = ["Inputs", "assess", "usage_key"]
+
+
+def usage_key(account: Account, kind: str) -> str | None:
+    """The key usage rows carry for `account`, by `[usage] account_key` (normalised for domain/name)."""
+    if kind == "crm_id":
+        return account.crm_id
+    if kind in ("customer_key", "zendesk_org_id"):
+        value = account.external_keys.get(kind)
+        return str(value).strip() if value else None
+    if kind == "domain":
+        return normalize_domain(account.domains[0]) if account.domains else None
+    if kind == "name":
+        return normalize_name(account.name) or None
+    raise ValueError(f"unknown usage account key {kind!r}")
+
+
+_V = TypeVar("_V")
+
+
+def _normalised(kind: str, mapping: Mapping[str, _V]) -> dict[str, _V]:
+    if kind == "domain":
+        return {normalize_domain(k): v for k, v in mapping.items()}
+    if kind == "name":
+        return {normalize_name(k): v for k, v in mapping.items()}
+    return dict(mapping)
+
+
+@dataclass
+class Inputs:
+    """What the engine pulled, keyed as the sources key it. A None source is not configured."""
+
+    accounts: Sequence[Account]
+    organizations_of: Mapping[str, list[str]] = field(default_factory=dict)
+    """Support organization ids per account crm id (from matching)."""
+    critical_tickets: Sequence[Ticket] | None = None
+    usage: Mapping[str, UsageSummary] | None = None
+    nps: Mapping[str, list[Rating]] | None = None
+    payments: Mapping[str, list[Payment]] | None = None
+    usage_key_kind: str = "crm_id"
+    history: Mapping[str, list[HistoryPoint]] = field(default_factory=dict)
+    previous_licenses: Mapping[str, int | None] = field(default_factory=dict)
+
+
+def assess(
+    inputs: Inputs,
+    rules: RuleSet,
+    *,
+    at: datetime,
+    thresholds: SignalThresholds,
+    trend: TrendSettings,
+) -> list[Assessment]:
+    """One assessment per live account, measured at the instant `at` (its date is the as-of day)."""
+    today = at.date()
+    kind = inputs.usage_key_kind
+    usage = _normalised(kind, inputs.usage) if inputs.usage is not None else None
+    nps = _normalised(kind, inputs.nps) if inputs.nps is not None else None
+    payments = _normalised(kind, inputs.payments) if inputs.payments is not None else None
+    tickets_by_org: dict[str, list[Ticket]] = defaultdict(list)
+    for ticket in inputs.critical_tickets or ():
+        if ticket.organization_id is not None:
+            tickets_by_org[ticket.organization_id].append(ticket)
+
+    out: list[Assessment] = []
+    for account in inputs.accounts:
+        if account.deleted:
+            continue
+        key = account.crm_id
+        ukey = usage_key(account, kind)
+        tickets: list[Ticket] | None = None
+        if inputs.critical_tickets is not None and key in inputs.organizations_of:
+            tickets = [t for org in inputs.organizations_of[key] for t in tickets_by_org.get(org, ())]
+        features = build_features(
+            account,
+            key=key,
+            at=at,
+            usage=_get(usage, ukey),
+            tickets=tickets,
+            ratings=_get(nps, ukey, []),
+            payments=_get(payments, ukey, []),
+            previous_licenses=inputs.previous_licenses.get(key),
+        )
+        history = [p for p in inputs.history.get(key, ()) if p.day < today]
+        result = score(features, rules, as_of=today, override=account.override)
+        movement = compute_trend(
+            [(p.day, p.score) for p in history],
+            today,
+            result.score,
+            window_days=trend.window_days,
+            tolerance_days=trend.tolerance_days,
+            flat_within=trend.flat_within,
+        )
+        result = replace(result, trend=movement)
+        stage = renewal_stage(features.days_to_contract_end, account.contract_outcome)
+        previous_band = history[-1].band if history else None
+        signals = detect_signals(
+            features, result, previous_band=previous_band, as_of=today, thresholds=thresholds, stage=stage
+        )
+        out.append(Assessment(account, key, features, result, stage, tuple(signals)))
+    return out
+
+
+def _get(mapping: Mapping[str, _V] | None, key: str | None, empty: _V | None = None) -> _V | None:
+    """The value for `key`; `empty` when the source exists but has nothing for the account (or the
+    account has no key), None when the source is not configured (no data)."""
+    if mapping is None:
+        return None
+    if key is None:
+        return empty
+    return mapping.get(key, empty)

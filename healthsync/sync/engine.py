@@ -1,0 +1,370 @@
+"""One run, end to end: pull → match → assess → plan → write → record (DESIGN.md section 1).
+
+`run_sync` is the Python API behind `healthsync sync`, `plan` and `demo`. It holds the run lease for
+the whole run (no two syncs of one config at once), records the run in the state store whatever
+happens, and returns a `SyncResult` whose `to_json()` is what `sync --json` prints.
+
+Ordering makes a crash harmless at any point: mirrors and cursors commit page by page; health
+history is recorded before anything is written to the CRM; tasks go through the write-ahead
+outbox; deals and fields are idempotent by construction. A re-run therefore converges on the state
+an uninterrupted run would have produced.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as _time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from healthsync.config import Config
+from healthsync.connectors.base import CrmDeal
+from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
+from healthsync.errors import HealthsyncError, QuotaExhausted
+from healthsync.http import Http
+from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.model import Plan
+from healthsync.scoring.rules import RuleSet, default_rules, load_rules
+from healthsync.scoring.signals import SignalThresholds
+from healthsync.scoring.trend import TrendSettings
+from healthsync.sync.assess import Inputs, assess
+from healthsync.sync.matching import MatchReport, match_organizations
+from healthsync.sync.plan import Assessment, CallEstimate, build_plan, deal_key, estimate_calls
+from healthsync.sync.pull import pull_accounts, pull_support, pull_usage
+from healthsync.sync.state import StateStore
+from healthsync.sync.state_records import AccountSnapshot, RunStatus
+from healthsync.sync.writer import PlanWriter, WriteReport
+
+__all__ = ["Reporter", "SyncResult", "open_store", "run_sync"]
+
+log = logging.getLogger("healthsync.sync")
+
+Clock = Callable[[], datetime]
+
+HISTORY_DAYS = 60
+"""History read per run: the trend window and the last band before today (weekly syncs included)."""
+
+
+class Reporter:
+    """Where a run reports progress; the CLI draws bars (terminal) or log lines (pipe) from it."""
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        """A stage begins; `total` records when known."""
+
+    def advance(self, name: str, n: int) -> None:
+        """`n` more records done in stage `name`."""
+
+    def done(self, name: str, summary: str) -> None:
+        """A stage ended; `summary` is one human line."""
+
+
+@dataclass
+class SyncResult:
+    """How a run went: the shape of `sync --json`, plus the plan and assessments for callers."""
+
+    run_id: int | None
+    status: str
+    dry_run: bool
+    as_of: date
+    accounts: dict[str, int] = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=lambda: {"fields": 0, "tasks": 0, "deals": 0})
+    planned: dict[str, int] = field(default_factory=lambda: {"fields": 0, "tasks": 0, "deals": 0})
+    failed: dict[str, int] = field(default_factory=lambda: {"fields": 0, "tasks": 0, "deals": 0})
+    api_calls: dict[str, dict[str, int]] = field(default_factory=dict)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    duration_s: float = 0.0
+    match: dict[str, int] = field(default_factory=dict)
+    estimate: CallEstimate | None = None
+    plan: Plan = field(default_factory=Plan)
+    assessments: list[Assessment] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """One JSON object: what `sync --json` prints."""
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "as_of": self.as_of.isoformat(),
+            "accounts": self.accounts,
+            "writes": self.writes,
+            "planned": self.planned,
+            "failed": self.failed,
+            "api_calls": self.api_calls,
+            "errors": self.errors,
+            "duration_s": round(self.duration_s, 3),
+            "match": self.match,
+            "estimated_write_calls": self.estimate.total if self.estimate else 0,
+        }
+
+
+def open_store(config: Config, *, clock: Clock | None = None) -> StateStore:
+    """The config's state store (SQLite by default), created or migrated as needed."""
+    return StateStore.open(config.state.url, clock=clock)
+
+
+def _rules(config: Config) -> RuleSet:
+    return load_rules(config.scoring.rules) if config.scoring.rules else default_rules()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _moment(as_of: date | None, now: datetime, zone: str) -> tuple[date, datetime]:
+    """The as-of day and the instant features are measured at.
+
+    Today (in the config's time zone) is measured now; another day at its last second, as it stood
+    by the end of that day.
+    """
+    today = now.astimezone(ZoneInfo(zone)).date()
+    if as_of is None or as_of == today:
+        return today, now
+    end = datetime.combine(as_of, time(23, 59, 59), tzinfo=ZoneInfo(zone))
+    return as_of, end.astimezone(UTC)
+
+
+@dataclass
+class _Run:
+    config: Config
+    store: StateStore
+    http: Http
+    clock: Clock
+    reporter: Reporter
+    mapping: FieldMapping
+    result: SyncResult
+    at: datetime
+
+
+def run_sync(
+    config: Config,
+    *,
+    as_of: date | None = None,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    reporter: Reporter | None = None,
+    http: Http | None = None,
+    store: StateStore | None = None,
+) -> SyncResult:
+    """Run one sync (or, with `dry_run`, everything up to the plan) and record it.
+
+    Args:
+        config: the loaded config.
+        as_of: the day to assess (default: today in `[healthsync] timezone`); the sandbox's
+            simulated clock and `--as-of` work together: pass the sandbox's today.
+        dry_run: plan only; nothing is written to the CRM (mirrors and cursors still advance,
+            since they only cache what the sources hold).
+        clock: the current instant (aware UTC); defaults to the system clock. Demos pass the
+            sandbox's clock so its simulated weeks pass for the engine too.
+        reporter: progress sink.
+        http: the HTTP layer (tests pass one with a recording `sleep`).
+        store: an open state store (default: the config's, opened and closed here).
+
+    Raises:
+        ConfigError: a config, mapping or credential problem (nothing was written).
+        StateError: the state store cannot be used, or another run holds the lease.
+    """
+    clock = clock or _utc_now
+    started = _time.monotonic()
+    own_store = store is None
+    store = store or open_store(config)
+    try:
+        day, at = _moment(as_of, clock(), config.healthsync.timezone)
+        ttl = config.sync.lease_ttl_minutes * 60
+        with store.hold_lease(config.name, ttl) as lease:
+            store.mark_stale_runs()
+            run_id = store.start_run(
+                config.name, dry_run, config_fingerprint=config.fingerprint(), lease=lease
+            )
+            result = SyncResult(run_id, RunStatus.RUNNING.value, dry_run, day)
+            run = _Run(
+                config,
+                store,
+                http or Http(retry_budget=config.sync.retry_budget),
+                clock,
+                reporter or Reporter(),
+                load_mapping(config.crm.system, config.crm.mapping),
+                result,
+                at,
+            )
+            status = RunStatus.FAILED
+            try:
+                status = _execute(run)
+            except QuotaExhausted as exc:
+                status = RunStatus.PARTIAL
+                result.errors.append({"kind": "quota", "vendor": exc.vendor, "message": str(exc)})
+            except HealthsyncError as exc:
+                result.errors.append({"kind": type(exc).__name__, "message": str(exc)})
+                raise
+            finally:
+                result.api_calls = run.http.counter.totals()
+                result.duration_s = _time.monotonic() - started
+                result.status = status.value
+                store.finish_run(
+                    run_id,
+                    status,
+                    counts={
+                        "accounts": result.accounts,
+                        "writes": result.writes,
+                        "planned": result.planned,
+                        "failed": result.failed,
+                        "match": result.match,
+                        "as_of": day.isoformat(),
+                    },
+                    api_calls=run.http.counter.by_endpoint(),
+                    errors=result.errors,
+                )
+            return result
+    finally:
+        if own_store:
+            store.close()
+
+
+def _execute(run: _Run) -> RunStatus:
+    config, store, result, reporter = run.config, run.store, run.result, run.reporter
+    crm = crm_connector(config, run.http, run.mapping, clock=run.clock)
+    zendesk = ticket_source(config, run.http, clock=run.clock)
+    usage = usage_source(config)
+    day = result.as_of
+
+    # --- pull ---------------------------------------------------------------------------------
+    reporter.stage("accounts")
+    accounts = pull_accounts(crm, run_started=run.clock(), progress=reporter.advance)
+    reporter.done("accounts", f"{len(accounts)} accounts read from {config.crm.system}")
+    report = MatchReport()
+    if zendesk is not None:
+        reporter.stage("support")
+        counts = pull_support(zendesk, store, as_of=day, progress=reporter.advance)
+        report = match_organizations(accounts, store.organizations(), key_field="customer_key")
+        reporter.done(
+            "support",
+            f"{counts.organizations} organizations, {counts.tickets} tickets, {counts.ratings} ratings "
+            f"changed; {len(report.links)} organizations linked",
+        )
+    usage_inputs = None
+    if usage is not None:
+        section = config.usage
+        assert section is not None  # usage_source returned one
+        reporter.stage("usage")
+        try:
+            usage_inputs = pull_usage(
+                usage,
+                as_of=day,
+                has_payments=section.payments is not None,
+                has_nps=section.nps is not None,
+                progress=reporter.advance,
+            )
+        finally:
+            usage.close()
+        reporter.done("usage", f"usage of {len(usage_inputs.window.summaries)} accounts folded")
+
+    # --- assess -------------------------------------------------------------------------------
+    keys = [a.crm_id for a in accounts]
+    trend = TrendSettings(**config.scoring.trend.model_dump())
+    history = store.history_many(keys, since=day - timedelta(days=HISTORY_DAYS))
+    snapshots = store.latest_snapshots(keys, before_day=day)
+    inputs = Inputs(
+        accounts=accounts,
+        organizations_of=report.organizations_of(),
+        critical_tickets=store.critical_tickets_open_at(run.at) if zendesk is not None else None,
+        usage=usage_inputs.window.summaries if usage_inputs is not None else None,
+        nps=usage_inputs.nps if usage_inputs is not None else None,
+        payments=usage_inputs.payments if usage_inputs is not None else None,
+        usage_key_kind=config.usage.account_key if config.usage is not None else "crm_id",
+        history=history,
+        previous_licenses={k: s.licenses for k, s in snapshots.items()},
+    )
+    reporter.stage("score", len(accounts))
+    assessments = assess(
+        inputs,
+        _rules(config),
+        at=run.at,
+        thresholds=SignalThresholds(**config.signals.as_dict()),
+        trend=trend,
+    )
+    reporter.advance("score", len(assessments))
+    result.assessments = assessments
+    linked = set(report.organizations_of())
+    with_usage = {a.key for a in assessments if a.features.login_days_30d is not None}
+    matched = {a.crm_id for a in accounts if a.crm_id in linked or a.crm_id in with_usage}
+    result.accounts = {
+        "crm": len(accounts),
+        "matched": len(matched),
+        "unmatched": len(accounts) - len(matched),
+        "scored": len(assessments),
+    }
+    result.match = report.counts() if zendesk is not None else {}
+    bands: dict[str, int] = {}
+    for a in assessments:
+        bands[a.result.band.value] = bands.get(a.result.band.value, 0) + 1
+    reporter.done("score", ", ".join(f"{n} {b}" for b, n in sorted(bands.items())) or "no accounts")
+
+    # History first: a crash after this point re-plans from the same scores.
+    with store.transaction() as tx:
+        tx.record_health(result.run_id or 0, [a.result for a in assessments], day=day)
+        tx.record_snapshots(result.run_id or 0, day, [_snapshot(a) for a in assessments])
+
+    # --- plan ---------------------------------------------------------------------------------
+    writer = PlanWriter(
+        crm,
+        store,
+        vendor=config.crm.system,
+        run_id=result.run_id or 0,
+        max_attempts=config.sync.dead_letter_max_attempts,
+        progress=reporter.advance,
+    )
+    resend = [] if result.dry_run else writer.reconcile_tasks()
+    signal_keys = [s.key for a in assessments for s in a.signals]
+    known_tasks = store.outbox_lookup(signal_keys)
+    deal_keys = [
+        deal_key(a.key, a.account.contract_end)
+        for a in assessments
+        if a.stage is not None and a.account.contract_end is not None
+    ]
+    live_deals: dict[str, CrmDeal] = crm.fetch_deals(deal_keys) if deal_keys else {}
+    plan = build_plan(
+        assessments, run.mapping, as_of=day, now=run.clock(), known_tasks=known_tasks, live_deals=live_deals
+    )
+    plan = Plan(plan.field_writes, (*resend, *plan.task_upserts), plan.deal_upserts) if resend else plan
+    new_deals = sum(1 for d in plan.deal_upserts if d.key not in live_deals)
+    result.plan = plan
+    result.estimate = estimate_calls(plan, config.crm.system, new_deals=new_deals)
+    result.planned = {
+        "fields": len({(w.object, w.record_id) for w in plan.field_writes}),
+        "tasks": len(plan.task_upserts),
+        "deals": len(plan.deal_upserts),
+    }
+    if result.dry_run:
+        return RunStatus.OK
+
+    # --- write --------------------------------------------------------------------------------
+    reporter.stage("write", result.planned["fields"] + len(plan.task_upserts) + len(plan.deal_upserts))
+    written: WriteReport = writer.write(plan)
+    result.writes = {"fields": written.fields, "tasks": written.tasks, "deals": written.deals}
+    result.failed = dict(written.failed)
+    result.errors += written.errors
+    reporter.done(
+        "write",
+        f"{written.fields} accounts updated, {written.tasks} tasks created, {written.deals} deals upserted"
+        + (f"; {sum(written.failed.values())} refused (see `healthsync status`)" if written.errors else ""),
+    )
+    if written.stopped or any(written.failed.values()):
+        return RunStatus.PARTIAL
+    return RunStatus.OK
+
+
+def _snapshot(a: Assessment) -> AccountSnapshot:
+    account = a.account
+    return AccountSnapshot(
+        account=a.key,
+        arr=account.arr,
+        licenses=account.licenses,
+        band=a.result.band,
+        score=a.result.score,
+        contract_start=account.contract_start,
+        contract_end=account.contract_end,
+        owner_id=account.owner_id,
+        segment=account.segment,
+    )
