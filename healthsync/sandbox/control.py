@@ -1,4 +1,4 @@
-"""The `/_sandbox/` control endpoints: counters, state dumps, faults and the simulated clock.
+"""The `/_sandbox/` control endpoints: counters, the page-size audit, state dumps, faults and the clock.
 
 These are for tests, benchmarks and the demo, never for the connectors: they answer plain JSON and
 need no credentials (the sandbox listens on loopback only by default).
@@ -41,6 +41,9 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
     def stats_reset(request: Request) -> Response:
         sandbox.stats.reset()
         return json_response({"reset": True})
+
+    def audit(request: Request) -> Response:
+        return json_response(sandbox.stats.audit_snapshot())
 
     def state_objects(request: Request) -> Response:
         app = sandbox.app(request.params["vendor"])
@@ -89,6 +92,7 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         ("GET", "", index),
         ("GET", "/stats", stats),
         ("POST", "/stats/reset", stats_reset),
+        ("GET", "/audit", audit),
         ("GET", "/state/{vendor}", state_objects),
         ("GET", "/state/{vendor}/{object}", state),
         ("GET", "/faults", faults_get),

@@ -2,7 +2,8 @@
 
 Used in-process as a context manager (tests, `healthsync demo`, benchmarks) or as a standalone
 server (`healthsync sandbox serve`). Every request goes through `dispatch`, which counts it, applies
-injected faults, checks credentials and rate limits the way the vendor does, then calls the route.
+injected faults, checks credentials and rate limits the way the vendor does, calls the route, then
+records the page or batch the route served in the page-size audit (`stats.Stats.audit`).
 """
 
 from __future__ import annotations
@@ -257,6 +258,7 @@ class Sandbox:
         except Exception:
             log.exception("sandbox handler %s failed", route.endpoint)
             response = app.error(500, request)
+        self.stats.audit(vendor, route.endpoint, route.kind, request)
         if fault is not None and fault.drop:
             response.drop_after = max(1, len(response.body) // 2)
         return response

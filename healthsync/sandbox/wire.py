@@ -16,7 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 __all__ = [
     "ApiError",
+    "BatchServed",
     "Handler",
+    "PageServed",
     "Request",
     "Response",
     "Route",
@@ -25,6 +27,29 @@ __all__ = [
 ]
 
 Kind = Literal["read", "write"]
+
+
+@dataclass(frozen=True)
+class PageServed:
+    """What one paged read asked for and got, for the page-size audit (`stats.Stats.audit`).
+
+    `size` is the page size in effect: the one the client asked for (`limit`, `page[size]`,
+    `per_page`, `Sforce-Query-Options: batchSize=`) as the vendor clamps it, or the vendor's
+    default when it asked for none. `more` says whether records remained after this page.
+    """
+
+    size: int
+    maximum: int
+    returned: int
+    more: bool
+
+
+@dataclass(frozen=True)
+class BatchServed:
+    """How many inputs one batch call (read by ids, create, update, upsert, archive) carried."""
+
+    inputs: int
+    maximum: int
 
 
 @dataclass
@@ -41,6 +66,10 @@ class Request:
     """Scheme, host and port the client used (e.g. `https://127.0.0.1:8443`), for absolute next-page URLs."""
     params: dict[str, str] = field(default_factory=dict)
     """Path parameters from the route template."""
+    page: PageServed | None = None
+    """Set by a handler that served one page of a paged read (the page-size audit)."""
+    batch: BatchServed | None = None
+    """Set by a handler that served a batch call (the page-size audit)."""
 
     @property
     def path(self) -> str:

@@ -46,6 +46,9 @@ def test_paging_to_the_end_at_2000_per_page(big):
     }
 
 
+@pytest.mark.undersized_pages(
+    reason="checks that the sandbox honours and clamps Sforce-Query-Options batch sizes below the maximum"
+)
 def test_batch_size_header_is_honoured_and_clamped(big):
     box, sf = big
     page = sf.query("SELECT Id FROM Account", headers={"Sforce-Query-Options": "batchSize=500"})

@@ -331,6 +331,9 @@ def test_offset_paging_and_its_limits(tmp_path, monkeypatch):
 # --- tickets and satisfaction ratings --------------------------------------------------------------
 
 
+@pytest.mark.undersized_pages(
+    reason="validates a cursor page with `has_more: true` against the spec; the dataset has 5 tickets"
+)
 def test_tickets_hide_deleted_and_match_the_spec(small, zen, http):
     tickets = {t.id: t for t in zen.tickets()}
     assert sorted(tickets) == [1, 2, 3, 4, 6]  # ticket 5 is deleted

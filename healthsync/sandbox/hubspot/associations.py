@@ -15,9 +15,15 @@ from healthsync.sandbox.hubspot.errors import OBJECT_NOT_FOUND, VALIDATION_ERROR
 from healthsync.sandbox.hubspot.state import HubSpotState
 from healthsync.sandbox.hubspot.store import ASSOCIATION_TYPES, OBJECT_TYPES, ObjectType, resolve_type
 from healthsync.sandbox.hubspot.views import batch_envelope
-from healthsync.sandbox.wire import Request, Response, Router, json_response
+from healthsync.sandbox.wire import BatchServed, PageServed, Request, Response, Router, json_response
 
 __all__ = ["AssociationRoutes", "Link", "associations_view", "resolve_input_associations"]
+
+MAX_LIST_PAGE = 500
+"""v4 association list `limit`: its default, and the page size the audit holds clients to."""
+MAX_BATCH_READ = 1000
+"""v4 association batch read inputs
+(https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api )."""
 
 Link = tuple[str, int, int, str]
 """(to type, to id, association type id, category) of one association to write."""
@@ -192,7 +198,7 @@ class AssociationRoutes:
         p = request.params
         from_type, to_type = resolve_type(p["fromObjectType"]), resolve_type(p["toObjectType"])
         try:
-            limit = int(request.arg("limit") or 500)
+            limit = int(request.arg("limit") or MAX_LIST_PAGE)
             offset = int(request.arg("after") or 0)
         except ValueError:
             raise api_error(400, VALIDATION_ERROR, "limit and after must be integers") from None
@@ -205,6 +211,7 @@ class AssociationRoutes:
                 self.state.associations.targets(from_type.name, int(p["fromObjectId"]), to_type.name)
             )
         page = items[offset : offset + limit]
+        request.page = PageServed(limit, MAX_LIST_PAGE, len(page), offset + limit < len(items))
         body: dict[str, Any] = {"results": page}
         if offset + limit < len(items):
             body["paging"] = {"next": {"after": str(offset + limit)}}
@@ -216,10 +223,13 @@ class AssociationRoutes:
         p = request.params
         from_type, to_type = resolve_type(p["fromObjectType"]), resolve_type(p["toObjectType"])
         inputs = (request.json() or {}).get("inputs") or []
-        if len(inputs) > 1000:
+        request.batch = BatchServed(len(inputs), MAX_BATCH_READ)
+        if len(inputs) > MAX_BATCH_READ:
             # https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api
             raise api_error(
-                400, VALIDATION_ERROR, "The maximum number of inputs supported in a batch request is 1000"
+                400,
+                VALIDATION_ERROR,
+                f"The maximum number of inputs supported in a batch request is {MAX_BATCH_READ}",
             )
         results, missing = [], []
         with self.state.lock:

@@ -29,7 +29,7 @@ from healthsync.sandbox.hubspot.objects import ObjectRoutes, lookup, read_body, 
 from healthsync.sandbox.hubspot.store import ObjectType, resolve_type
 from healthsync.sandbox.hubspot.views import batch_envelope, parse_bool, public_object
 from healthsync.sandbox.hubspot.writes import check_values, conflict_error, find_conflict, invalid_error
-from healthsync.sandbox.wire import Request, Response, Router, json_response
+from healthsync.sandbox.wire import BatchServed, Request, Response, Router, json_response
 
 __all__ = ["MAX_BATCH", "MAX_HISTORY_BATCH", "BatchRoutes"]
 
@@ -37,10 +37,13 @@ MAX_BATCH = 100
 MAX_HISTORY_BATCH = 50
 
 
-def _inputs(body: dict[str, Any], limit: int = MAX_BATCH, what: str = "") -> list[dict[str, Any]]:
+def _inputs(
+    request: Request, body: dict[str, Any], limit: int = MAX_BATCH, what: str = ""
+) -> list[dict[str, Any]]:
     inputs = body.get("inputs")
     if not isinstance(inputs, list):
         raise api_error(400, VALIDATION_ERROR, "Invalid input JSON: `inputs` must be a list")
+    request.batch = BatchServed(len(inputs), limit)  # the page-size audit, refused batches too
     if len(inputs) > limit:
         raise api_error(
             400,
@@ -83,9 +86,8 @@ class BatchRoutes:
         object_type = resolve_type(request.params["objectType"])
         body = read_body(request)
         history = body.get("propertiesWithHistory") or []
-        inputs = _inputs(
-            body, MAX_HISTORY_BATCH if history else MAX_BATCH, " for property histories" if history else ""
-        )
+        limit, what = (MAX_HISTORY_BATCH, " for property histories") if history else (MAX_BATCH, "")
+        inputs = _inputs(request, body, limit, what)
         archived = parse_bool(request, "archived")
         id_property = body.get("idProperty") or None
         requested = body.get("properties") or None
@@ -110,7 +112,7 @@ class BatchRoutes:
         """Create up to 100 records with their associations, all or nothing; 201."""
         started = self.state.now()
         object_type = resolve_type(request.params["objectType"])
-        inputs = _inputs(read_body(request))
+        inputs = _inputs(request, read_body(request))
         with self.state.lock:
             prepared: list[tuple[dict[str, str | None], list[Link]]] = []
             problems_all = []
@@ -156,7 +158,7 @@ class BatchRoutes:
         """Update up to 100 records; what fails is reported per input (207), the rest is applied."""
         started = self.state.now()
         object_type = resolve_type(request.params["objectType"])
-        inputs = _inputs(read_body(request))
+        inputs = _inputs(request, read_body(request))
         _no_duplicates([str(i.get("id", "")) for i in inputs])
         results, errors, missing = [], [], []
         with self.state.lock:
@@ -197,7 +199,7 @@ class BatchRoutes:
         """Create or update by a unique `idProperty`; a repeated key updates and never duplicates."""
         started = self.state.now()
         object_type = resolve_type(request.params["objectType"])
-        inputs = _inputs(read_body(request))
+        inputs = _inputs(request, read_body(request))
         with self.state.lock:
             plans = []
             problems_all = []
@@ -234,7 +236,7 @@ class BatchRoutes:
     def archive(self, request: Request) -> Response:
         """Archive up to 100 records by id; 204 (unknown ids are ignored)."""
         object_type = resolve_type(request.params["objectType"])
-        inputs = _inputs(read_body(request))
+        inputs = _inputs(request, read_body(request))
         with self.state.lock:
             store = self.state.objects[object_type.name]
             for item in inputs:

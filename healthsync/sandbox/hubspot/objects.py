@@ -14,12 +14,13 @@ from urllib.parse import urlencode
 
 from healthsync.sandbox.hubspot.associations import associations_view, resolve_input_associations
 from healthsync.sandbox.hubspot.errors import OBJECT_NOT_FOUND, VALIDATION_ERROR, api_error
+from healthsync.sandbox.hubspot.search import MAX_PAGE as MAX_SEARCH_PAGE
 from healthsync.sandbox.hubspot.search import parse_search, run_search
 from healthsync.sandbox.hubspot.state import HubSpotState
 from healthsync.sandbox.hubspot.store import ObjectType, Record, resolve_type
 from healthsync.sandbox.hubspot.views import parse_bool, public_object, requested_properties
 from healthsync.sandbox.hubspot.writes import check_values, conflict_error, find_conflict, invalid_error
-from healthsync.sandbox.wire import Request, Response, Router, json_response
+from healthsync.sandbox.wire import PageServed, Request, Response, Router, json_response
 
 __all__ = ["MAX_LIST_PAGE", "ObjectRoutes", "lookup", "not_found", "read_body", "unique_property"]
 
@@ -119,6 +120,7 @@ class ObjectRoutes:
                     next_id = record.id
                     break
                 page.append(render(record))
+        request.page = PageServed(limit, MAX_LIST_PAGE, len(page), next_id is not None)
         body = b'{"results":[' + b",".join(page) + b"]"
         if next_id is not None:
             query = [(k, v) for k, vs in request.query.items() if k != "after" for v in vs]
@@ -220,6 +222,8 @@ class ObjectRoutes:
             results = [public_object(r, object_type, query.properties, known) for r in page]
         body: dict[str, Any] = {"total": total, "results": results}
         following = query.offset + len(page)
+        if query.limit:  # `limit: 0` asks for the total only: a count, not a page
+            request.page = PageServed(query.limit, MAX_SEARCH_PAGE, len(page), following < total)
         if page and following < total:
             body["paging"] = {"next": {"after": str(following)}}
         return json_response(body)

@@ -14,7 +14,7 @@ from typing import Any
 from healthsync.sandbox.hubspot.errors import OBJECT_NOT_FOUND, VALIDATION_ERROR, api_error
 from healthsync.sandbox.hubspot.state import HubSpotState
 from healthsync.sandbox.hubspot.views import parse_bool
-from healthsync.sandbox.wire import Request, Response, Router, json_response
+from healthsync.sandbox.wire import PageServed, Request, Response, Router, json_response
 
 __all__ = ["MAX_OWNERS_PAGE", "OwnerRoutes"]
 
@@ -54,6 +54,7 @@ class OwnerRoutes:
                 if o["archived"] == archived and (not email or o["email"].casefold() == email)
             ]
         body: dict[str, Any] = {"results": owners[offset : offset + limit]}
+        request.page = PageServed(limit, MAX_OWNERS_PAGE, len(body["results"]), offset + limit < len(owners))
         if offset + limit < len(owners):
             after = str(offset + limit)
             body["paging"] = {

@@ -15,7 +15,7 @@ from healthsync.sandbox.salesforce.soql import SoqlError
 from healthsync.sandbox.salesforce.store import Cursor, Cursors, Record, Store
 from healthsync.sandbox.salesforce.writes import Writer
 from healthsync.sandbox.vendor import SandboxContext
-from healthsync.sandbox.wire import Request
+from healthsync.sandbox.wire import PageServed, Request
 
 __all__ = ["MIN_VERSION", "Org", "Page"]
 
@@ -143,7 +143,8 @@ class Org:
 
     @staticmethod
     def _slice(cursor: Cursor, locator: str, offset: int, version: str, base: str, size: int) -> Page:
-        return Page(cursor, locator, offset, min(offset + size, len(cursor.rows)), f"v{version}{base}")
+        end = min(offset + size, len(cursor.rows))
+        return Page(cursor, locator, offset, end, f"v{version}{base}", size=size)
 
     def as_bytes(self, page: Page) -> bytes:
         """The page as the API's JSON, its records from the fragment cache.
@@ -196,6 +197,14 @@ class Page:
     segment: str
     """`v62.0` or `v62.0/tooling`: where record URLs and `nextRecordsUrl` point."""
     count_only: bool = False
+    size: int = DEFAULT_BATCH
+    """The batch size in effect for this page (`Sforce-Query-Options`, clamped; else the default)."""
+
+    def served(self) -> PageServed | None:
+        """This page for the page-size audit; None for `SELECT COUNT()` (a count, not a page)."""
+        if self.count_only:
+            return None
+        return PageServed(self.size, MAX_BATCH, self.end - self.offset, self.end < len(self.cursor.rows))
 
     def head(self) -> dict[str, Any]:
         """`totalSize`, `done` and (unless it is the last page) `nextRecordsUrl`; records left out."""

@@ -158,14 +158,18 @@ def read_routes(org: Org) -> list[tuple[str, str, Handler]]:
         def handler(request: Request) -> Response:
             org.version(request)
             plan = org.plan(request, include_deleted=include_deleted, tooling=bool(base))
-            return respond(org.first_page(plan, request, base), plan)
+            page = org.first_page(plan, request, base)
+            request.page = page.served()
+            return respond(page, plan)
 
         return handler
 
     def query_more(base: str = "") -> Callable[[Request], Response]:
         def handler(request: Request) -> Response:
             org.version(request)
-            return respond(org.next_page(request, base))
+            page = org.next_page(request, base)
+            request.page = page.served()
+            return respond(page)
 
         return handler
 

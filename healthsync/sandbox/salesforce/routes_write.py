@@ -25,7 +25,7 @@ from healthsync.sandbox.salesforce.query import format_datetime
 from healthsync.sandbox.salesforce.routes_read import external_key, render_row
 from healthsync.sandbox.salesforce.schema import ObjectDef
 from healthsync.sandbox.salesforce.values import JsonParseError, coerce
-from healthsync.sandbox.wire import Handler, Request, Response, json_response
+from healthsync.sandbox.wire import BatchServed, Handler, Request, Response, json_response
 
 __all__ = ["write_routes"]
 
@@ -66,6 +66,7 @@ def write_routes(org: Org) -> list[tuple[str, str, Handler, str]]:
         records = body.get("records") if isinstance(body, dict) else None
         if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
             fail(400, "JSON_PARSER_ERROR", 'Cannot deserialize the request body: expected {"records": [...]}')
+        request.batch = BatchServed(len(records), MAX_COLLECTION)  # the page-size audit
         _too_many(len(records))
         return records, _flag(body.get("allOrNone", False))
 
@@ -161,6 +162,7 @@ def write_routes(org: Org) -> list[tuple[str, str, Handler, str]]:
     def delete_many(request: Request) -> Response:
         org.version(request)
         ids = [i for i in (request.arg("ids") or "").split(",") if i]
+        request.batch = BatchServed(len(ids), MAX_COLLECTION)
         _too_many(len(ids))
 
         def op(raw: str) -> Callable[[], Result]:
@@ -190,6 +192,7 @@ def write_routes(org: Org) -> list[tuple[str, str, Handler, str]]:
             names = [n for n in (request.arg("fields") or "").split(",") if n]
         if not ids or not names:
             fail(400, "MALFORMED_QUERY", "Both ids and fields must be specified")
+        request.batch = BatchServed(len(ids), MAX_RETRIEVE)
         _too_many(len(ids), MAX_RETRIEVE)
         fields = []
         for name in names:

@@ -24,7 +24,7 @@ from itertools import islice
 from typing import Any
 
 from healthsync.sandbox.clock import SimClock
-from healthsync.sandbox.wire import Request, Response, json_response
+from healthsync.sandbox.wire import PageServed, Request, Response, json_response
 from healthsync.sandbox.zendesk import errors
 from healthsync.sandbox.zendesk.paging import decode_cursor, encode_cursor, page_url, with_url
 from healthsync.sandbox.zendesk.records import epoch
@@ -93,6 +93,7 @@ class Exports:
                 end_of_stream = not more
             records = [with_url(request, collection, r) for _, r in found]
             self.store.exported_through(horizon)
+        request.page = PageServed(per_page, PER_PAGE_MAX, len(found), more)
         last = found[-1][0] if found else position
         after_cursor = encode_cursor(_AFTER, *last)
         before_cursor = None
@@ -150,6 +151,7 @@ class Exports:
                 following = next(stream, None)
             records = [with_url(request, collection, r) for _, r in found]
             self.store.exported_through(horizon)
+        request.page = PageServed(per_page, PER_PAGE_MAX, len(found), following is not None)
         end_time = found[-1][0][0] if found else start
         if following is not None and end_time == start:
             end_time += 1  # a whole page of one timestamp: step past it, or the next page repeats it

@@ -16,7 +16,7 @@ from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
-from healthsync.sandbox.wire import Request, Response, json_response
+from healthsync.sandbox.wire import PageServed, Request, Response, json_response
 from healthsync.sandbox.zendesk import errors
 from healthsync.sandbox.zendesk.store import Collection
 
@@ -115,6 +115,7 @@ def _cursor_page(
         found = list(islice(collection.by_id(after_id, keep=keep), size + 1))
         has_more = len(found) > size
         found = found[:size]
+    request.page = PageServed(size, CURSOR_PAGE_MAX, len(found), has_more)
     after_cursor = encode_cursor(found[-1]["id"]) if found else None
     before_cursor = encode_cursor(found[0]["id"]) if found else None
     carried = _carried(request, ("page[size]", "page[after]", "page[before]"))
@@ -153,6 +154,7 @@ def _offset_page(
     found = matching[start : start + per_page]
     carried = _carried(request, ("page", "per_page"))
     more = start + per_page < len(matching)
+    request.page = PageServed(per_page, OFFSET_PER_PAGE_MAX, len(found), more)
     return json_response(
         {
             resource: [with_url(request, collection, r) for r in found],

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from healthsync.sandbox.wire import ApiError, Request, Response, json_response
+from healthsync.sandbox.wire import ApiError, BatchServed, Request, Response, json_response
 from healthsync.sandbox.zendesk import errors
 from healthsync.sandbox.zendesk.paging import page_list, with_url
 from healthsync.sandbox.zendesk.records import ADMIN_USER_ID, parse_iso
@@ -82,6 +82,7 @@ class Resources:
             wanted = [v.strip() for v in raw_ids.split(",") if v.strip()]
         else:
             raise errors.bad_request("Missing ids or external_ids parameter", "InvalidParameter")
+        request.batch = BatchServed(len(wanted), SHOW_MANY_MAX)  # the page-size audit
         if len(wanted) > SHOW_MANY_MAX:
             raise ApiError(
                 400,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
-from healthsync.sandbox.wire import Request, Response, json_response
+from healthsync.sandbox.wire import PageServed, Request, Response, json_response
 from healthsync.sandbox.zendesk import errors
 from healthsync.sandbox.zendesk.paging import page_url, with_url
 from healthsync.sandbox.zendesk.records import parse_iso
@@ -77,6 +77,9 @@ class Search:
             for resource, r in matches[start : start + per_page]
         ]
         carried = {k: v[0] for k, v in request.query.items() if k not in {"page", "per_page"} and v}
+        # "More" stops at the 1,000-result cap: past it no page size could have read further.
+        more = start + per_page < min(len(matches), RESULTS_MAX)
+        request.page = PageServed(per_page, PER_PAGE_MAX, len(results), more)
         return json_response(
             {
                 "results": results,
