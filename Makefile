@@ -17,8 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/healthsync rules show
-	$(BIN)/healthsync rules test --features examples/features.json
+	$(BIN)/healthsync demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check healthsync tests bench

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -93,6 +93,26 @@ def _later(command: str, issue: int, what: str) -> NoReturn:
         f"`healthsync {command}` is not available yet: it arrives with issue #{issue} ({what}). "
         "Until then, `healthsync rules show` and `healthsync rules test` work without a CRM."
     )
+
+
+def _config(config_path: Path) -> Any:
+    from healthsync.config import load_config
+
+    return load_config(config_path)
+
+
+def _run(config_path: Path, as_of: Any, *, dry_run: bool, quiet: bool) -> Any:
+    """Load the config and run one sync with progress on stderr (bars on a terminal, lines otherwise)."""
+    from healthsync.render_sync import RichReporter, reporter_for
+    from healthsync.sync.engine import run_sync
+
+    config = _config(config_path)
+    day = as_of.date() if isinstance(as_of, datetime) else None
+    reporter = reporter_for(Console(stderr=True, highlight=False), quiet=quiet)
+    if isinstance(reporter, RichReporter):
+        with reporter:
+            return run_sync(config, as_of=day, dry_run=dry_run, reporter=reporter)
+    return run_sync(config, as_of=day, dry_run=dry_run, reporter=reporter)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -203,12 +223,25 @@ def rules_test(
     default=None,
     help="Folder for the demo config and state (default: ./healthsync-demo).",
 )
-def demo(workdir: Path | None) -> None:
+@click.option("--accounts", default=300, show_default=True, type=click.IntRange(1), help="Sandbox accounts.")
+@click.option(
+    "--weeks", default=4, show_default=True, type=click.IntRange(1, 52), help="Weekly syncs to run."
+)
+@click.option(
+    "--crm",
+    type=click.Choice(["hubspot", "salesforce"]),
+    default="hubspot",
+    show_default=True,
+    help="CRM to use.",
+)
+def demo(workdir: Path | None, accounts: int, weeks: int, crm: Any) -> None:
     """Start the bundled sandbox CRM, sync it for a few simulated weeks, and show the results.
 
     Example: healthsync demo
     """
-    _later("demo", 6, "sync engine and demo")
+    from healthsync.demo import run_demo
+
+    run_demo(workdir or Path("healthsync-demo"), accounts=accounts, weeks=weeks, crm=crm, console=_console())
 
 
 @cli.command()
@@ -221,7 +254,15 @@ def sync(config_path: Path, as_json: bool, as_of: Any, dry_run: bool) -> None:
 
     Example: healthsync sync --dry-run
     """
-    _later("sync", 6, "sync engine")
+    from healthsync.render_sync import print_sync_result
+
+    result = _run(config_path, as_of, dry_run=dry_run, quiet=False)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        print_sync_result(_console(), result)
+    if result.status != "ok":
+        sys.exit(1)
 
 
 @cli.command()
@@ -233,7 +274,13 @@ def plan(config_path: Path, as_json: bool, as_of: Any) -> None:
 
     Example: healthsync plan --json
     """
-    _later("plan", 6, "sync engine")
+    from healthsync.render_sync import plan_to_json, print_plan
+
+    result = _run(config_path, as_of, dry_run=True, quiet=as_json)
+    if as_json:
+        _print_json(plan_to_json(result))
+    else:
+        print_plan(_console(), result)
 
 
 @cli.command()
@@ -275,18 +322,47 @@ def explain(account: str, config_path: Path, as_json: bool) -> None:
 
     Example: healthsync explain "Acme Corp"
     """
-    _later("explain", 6, "sync engine")
+    from healthsync.render_sync import print_explanation
+    from healthsync.sync.engine import open_store
+    from healthsync.sync.explain import explain_account
+
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        explanation = explain_account(store, config, account)
+    finally:
+        store.close()
+    if as_json:
+        _print_json(explanation.to_json())
+    else:
+        print_explanation(_console(), explanation)
 
 
 @cli.command()
 @config_option
 @json_option
-def status(config_path: Path, as_json: bool) -> None:
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1), help="Runs to show.")
+def status(config_path: Path, as_json: bool, limit: int) -> None:
     """Show recent runs, errors, dead letters and the next scheduled run.
 
     Example: healthsync status --json
     """
-    _later("status", 6, "sync engine")
+    from healthsync.render_sync import print_status, status_to_json
+    from healthsync.sync.engine import open_store
+
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        store.mark_stale_runs()
+        data = status_to_json(
+            store.recent_runs(limit, config_name=config.name), store.open_dead_letters(), store.cursors()
+        )
+    finally:
+        store.close()
+    if as_json:
+        _print_json(data)
+    else:
+        print_status(_console(), data)
 
 
 @cli.command()

@@ -367,4 +367,5 @@ def _snapshot(a: Assessment) -> AccountSnapshot:
         contract_end=account.contract_end,
         owner_id=account.owner_id,
         segment=account.segment,
+        name=account.name,
     )

@@ -288,6 +288,13 @@ class StateStore(StateReads, OutboxMixin, LeaseMixin):
         with self._read() as conn:
             return read_cursor(conn, source, stream)
 
+    def cursors(self) -> dict[str, str]:
+        """Every stored cursor as ``{"source/stream": value}`` (for `status`)."""
+        c = s.cursors
+        with self._read() as conn:
+            rows = conn.execute(select(c.c.source, c.c.stream, c.c.value).order_by(c.c.source, c.c.stream))
+            return {f"{r.source}/{r.stream}": r.value for r in rows}
+
     def set_cursor(
         self, source: str, stream: str, value: str, keys_at_value: Iterable[str] = ()
     ) -> CursorState:

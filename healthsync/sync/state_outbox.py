@@ -204,6 +204,13 @@ class OutboxMixin(StoreBase):
                     found[row.key] = _outbox(row)
         return found
 
+    def outbox_for_account(self, account: str) -> list[OutboxEntry]:
+        """Tasks written ahead for one account, newest first (for `explain`)."""
+        o = s.outbox
+        stmt = select(o).where(o.c.account == account).order_by(o.c.created_at.desc(), o.c.key)
+        with self._read() as conn:
+            return [_outbox(r) for r in conn.execute(stmt)]
+
     def outbox_get(self, key: str) -> OutboxEntry | None:
         """One outbox entry by its task/deal key."""
         with self._read() as conn:

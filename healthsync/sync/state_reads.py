@@ -25,7 +25,7 @@ from healthsync.model import (
 )
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import StoreBase
-from healthsync.sync.state_records import HistoryPoint, OutcomeRecord, SnapshotRow
+from healthsync.sync.state_records import HealthRecord, HistoryPoint, OutcomeRecord, SnapshotRow
 
 __all__ = ["CLOSED_TICKET_STATUSES", "IN_CHUNK", "StateReads"]
 
@@ -89,6 +89,7 @@ def _snapshot(row: Row[Any]) -> SnapshotRow:
         contract_end=row.contract_end,
         owner_id=row.owner_id,
         segment=row.segment,
+        name=row.name,
     )
 
 
@@ -253,6 +254,46 @@ class StateReads(StoreBase):
         for row in self._rows_by_keys(wanted, query):
             out[row.account].append(HistoryPoint(row.day, float(row.score), Band(row.band)))
         return out
+
+    def latest_health(self, account: str, on_or_before: date | None = None) -> HealthRecord | None:
+        """The account's most recent recorded health (up to `on_or_before`), contributions included."""
+        t = s.health_history
+        stmt = select(t).where(t.c.account == account)
+        if on_or_before is not None:
+            stmt = stmt.where(t.c.day <= on_or_before)
+        with self._read() as conn:
+            row = conn.execute(stmt.order_by(t.c.day.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return HealthRecord(
+            account=row.account,
+            day=row.day,
+            score=float(row.score),
+            band=Band(row.band),
+            computed_band=Band(row.computed_band),
+            contributions=tuple(row.contributions or ()),
+            missing=tuple(row.missing or ()),
+            coverage=row.coverage,
+            rules_version=row.rules_version,
+            run_id=row.run_id,
+        )
+
+    def find_accounts(self, query: str, limit: int = 10) -> list[SnapshotRow]:
+        """Accounts of the latest snapshots whose CRM id equals `query` or whose name contains it.
+
+        An exact id or an exact name (case-insensitive) wins over partial name matches.
+        """
+        t = s.account_snapshots
+        latest = select(func.max(t.c.run_id)).scalar_subquery()
+        needle = query.strip().casefold()
+        with self._read() as conn:
+            rows = [_snapshot(r) for r in conn.execute(select(t).where(t.c.run_id == latest))]
+        exact = [r for r in rows if r.account == query.strip() or (r.name or "").casefold() == needle]
+        if exact:
+            return exact[:limit]
+        return sorted(
+            (r for r in rows if needle and needle in (r.name or "").casefold()), key=lambda r: r.name or ""
+        )[:limit]
 
     def previous_band(self, account: str, before_day: date) -> Band | None:
         """The band the account had on its last recorded day before `before_day`.

@@ -116,6 +116,22 @@ class HistoryPoint(NamedTuple):
 
 
 @dataclass(frozen=True)
+class HealthRecord:
+    """One recorded health result in full: what `explain` shows without calling the CRM."""
+
+    account: str
+    day: date
+    score: float
+    band: Band
+    computed_band: Band
+    contributions: tuple[Mapping[str, Any], ...]
+    missing: tuple[str, ...]
+    coverage: float | None
+    rules_version: str
+    run_id: int | None
+
+
+@dataclass(frozen=True)
 class AccountSnapshot:
     """An account's commercial facts as one run saw them, for seat growth and the portfolio report."""
 
@@ -128,6 +144,7 @@ class AccountSnapshot:
     contract_end: date | None = None
     owner_id: str | None = None
     segment: str | None = None
+    name: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

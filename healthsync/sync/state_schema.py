@@ -11,7 +11,8 @@ Schema versions:
   had no ``api_calls`` column.
 * **1**: the 0.1 layout: every table below except ``organizations``.
 * **2**: the current layout, defined below: adds the ``organizations`` mirror (Zendesk organizations,
-  so a re-sync reads only the changed ones from the incremental export).
+  so a re-sync reads only the changed ones from the incremental export) and account names in
+  ``account_snapshots`` (so ``explain`` finds an account by name without calling the CRM).
 
 To change the layout: bump `SCHEMA_VERSION`, add a step to `MIGRATIONS` keyed by the version it
 upgrades *from*, and make the step spell out its DDL (do not create today's table objects in an old
@@ -253,6 +254,7 @@ account_snapshots = Table(
     Column("contract_end", Date),
     Column("owner_id", String),
     Column("segment", String),
+    Column("name", String),
     Index(None, "account", "day"),
 )
 
@@ -349,7 +351,9 @@ def _migrate_0_to_1(conn: Connection) -> None:
 
 
 def _migrate_1_to_2(conn: Connection) -> None:
-    """0.1 stores kept no Zendesk organizations: the next run lists them all once."""
+    """0.1 stores kept no Zendesk organizations (the next run lists them all once) and no account names."""
+    if "name" not in {c["name"] for c in inspect(conn).get_columns("account_snapshots")}:
+        _add_column(conn, "account_snapshots", Column("name", String))
     Table(
         "organizations",
         MetaData(),

@@ -348,6 +348,7 @@ class StateTransaction:
                 "contract_end": r.contract_end,
                 "owner_id": r.owner_id,
                 "segment": r.segment,
+                "name": r.name,
             }
             for r in rows
         )
