@@ -7,26 +7,25 @@ simple-salesforce talks HTTPS to the sandbox. `Http` gets a `sleep` that records
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import requests
+from helpers import sandboxes
+from helpers.data import NOW, crm_dataset, customer_accounts
 from simple_salesforce.api import Salesforce
 
 from healthsync.config import load_config
 from healthsync.connectors.salesforce import SalesforceConnector
 from healthsync.http import Http
 from healthsync.sandbox import Sandbox
-from healthsync.sandbox.dataset import Archetype, Customer, Dataset, Owner, ZendeskLink
+from healthsync.sandbox.dataset import Dataset
 from healthsync.sandbox.salesforce import SalesforceApp
 from healthsync.sandbox.serve import write_config
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 QUERY = "GET /services/data/{version}/query"
 QUERY_MORE = "GET /services/data/{version}/query/{locator}"
 QUERY_ALL = "GET /services/data/{version}/queryAll"
@@ -35,44 +34,9 @@ UPDATE = "PATCH /services/data/{version}/composite/sobjects"
 UPSERT = "PATCH /services/data/{version}/composite/sobjects/{sobject}/{field}"
 
 
-def customers(count: int, *, owners: int = 2) -> list[Customer]:
-    """`count` CRM customers with distinct keys and names, modified one hour apart before NOW."""
-    return [
-        Customer(
-            index=i,
-            key=f"C{i:06d}",
-            name=f"Customer {i:05d}",
-            domain=f"customer{i}.example",
-            owner=i % owners,
-            industry="Software",
-            segment=("SMB", "Mid-Market", "Enterprise")[i % 3],
-            archetype=Archetype.HEALTHY,
-            arr=1000.0 * (i + 1),
-            seats=5 + i % 50,
-            contract_start=date(2026, 1, 1),
-            contract_end=date(2027, 1, 1) + timedelta(days=i % 365),
-            created_at=NOW - timedelta(days=500),
-            modified_at=NOW - timedelta(hours=count - i),
-            zendesk_link=ZendeskLink.NONE,
-            zendesk_name=f"Customer {i:05d}",
-        )
-        for i in range(count)
-    ]
-
-
 def dataset(workdir: Path, count: int) -> Dataset:
-    """A hand-made dataset of `count` CRM customers, two owners, no support data."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    usage_db = workdir / "usage.db"
-    sqlite3.connect(usage_db).close()
-    owners = [
-        Owner(0, "Dana", "Reyes", "dana.reyes@vendor.example"),
-        Owner(1, "Sam", "Okafor", "sam@vendor.example"),
-    ]
-    return Dataset(
-        seed=0, now=NOW, owners=owners, customers=customers(count), support_users=[], tickets=[], ratings=[],
-        usage_db=usage_db,
-    )  # fmt: skip
+    """`count` accounts (`helpers.data.customer_accounts`), the two owners, no support data."""
+    return crm_dataset(workdir, customer_accounts(count))
 
 
 @dataclass
@@ -91,18 +55,15 @@ class Org:
 
     def state(self, sobject: str) -> list[dict[str, Any]]:
         """Every stored record of `sobject`, through `/_sandbox/state`."""
-        response = requests.get(f"{self.box.url}/_sandbox/state/salesforce/{sobject}", timeout=30)
-        response.raise_for_status()
-        return cast(list[dict[str, Any]], response.json())
+        return sandboxes.state(self.box, "salesforce", sobject)
 
     def faults(self, *rules: dict[str, Any], **extra: Any) -> None:
         """Inject faults (`POST /_sandbox/faults`)."""
-        body = {"rules": list(rules), **extra}
-        requests.post(f"{self.box.url}/_sandbox/faults", json=body, timeout=10).raise_for_status()
+        sandboxes.faults(self.box, *rules, **extra)
 
     def calls(self) -> dict[str, int]:
         """Salesforce requests the sandbox served since the last reset, by endpoint."""
-        return dict(self.box.stats.snapshot().get("salesforce", {}).get("by_endpoint", {}))
+        return sandboxes.served(self.box, "salesforce")
 
     def reset(self) -> None:
         self.box.stats.reset()

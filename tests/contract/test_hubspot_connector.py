@@ -15,21 +15,12 @@ from pathlib import Path
 
 import pytest
 import urllib3.exceptions
+from helpers.data import NOW
+from helpers.fakes import FakeTime, make_http
+from helpers.sandboxes import faults, hubspot_sandbox
 from hubspot.crm.companies import ApiException as CompaniesApiException
 from hubspot.crm.deals.exceptions import ServiceException as DealsServiceException
-from hubspot_support import (
-    COMPANY_BASE,
-    LIST,
-    NOW,
-    SEARCH,
-    FakeTime,
-    connect,
-    dataset,
-    faults,
-    hubspot_sandbox,
-    make_http,
-    served,
-)
+from hubspot_support import COMPANY_BASE, LIST, SEARCH, connect, dataset, served
 
 from healthsync.connectors.base import FieldUpdate
 from healthsync.connectors.hubspot import HubSpotConnector
@@ -189,7 +180,7 @@ def test_10050_companies_on_one_stamp_are_walked_by_id(tmp_path: Path) -> None:
 def test_owners_in_one_call(sandbox450: Sandbox, tmp_path: Path) -> None:
     owners = connect(sandbox450, tmp_path / "cfg").owners()
     assert {o.name for o in owners.values()} == {"Dana Reyes", "Sam Okafor"}
-    assert owners["6100000"].email == "dana@vendor.example"
+    assert owners["6100000"].email == "dana.reyes@vendor.example"
     assert served(sandbox450) == {OWNERS: 1}  # 2 owners, 500 per page
 
 

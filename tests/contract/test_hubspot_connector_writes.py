@@ -14,17 +14,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from hubspot_support import (
-    COMPANY_BASE,
-    FakeTime,
-    connect,
-    dataset,
-    faults,
-    hubspot_sandbox,
-    make_http,
-    served,
-    state,
-)
+from helpers.fakes import FakeTime, make_http
+from helpers.sandboxes import faults, hubspot_sandbox
+from hubspot_support import COMPANY_BASE, connect, dataset, served, state
 
 from healthsync.connectors.base import FieldUpdate
 from healthsync.errors import MappingError, TransientError

@@ -12,7 +12,11 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from zendesk_support import NOW, dataset, endpoint_calls, zendesk_config, zendesk_sandbox
+from helpers.configs import zendesk_config
+from helpers.data import NOW
+from helpers.data import support_dataset as dataset
+from helpers.sandboxes import zendesk_calls as endpoint_calls
+from helpers.sandboxes import zendesk_sandbox
 
 from healthsync.config import ZendeskSection
 from healthsync.connectors.incremental import WatermarkState

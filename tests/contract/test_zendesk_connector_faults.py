@@ -8,12 +8,15 @@ the same fake clock as `Http`, so "a minute later" means the same thing to clien
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
 import requests
-from zendesk_support import dataset, endpoint_calls, zendesk_config, zendesk_sandbox
+from helpers.configs import zendesk_config
+from helpers.data import support_dataset as dataset
+from helpers.fakes import FakeTime, make_http
+from helpers.sandboxes import faults, zendesk_sandbox
+from helpers.sandboxes import zendesk_calls as endpoint_calls
 from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
 from healthsync.connectors.zendesk import ZendeskConnector
@@ -32,34 +35,14 @@ from healthsync.sandbox.zendesk.ratelimit import RateLimits
 from healthsync.secrets import resolve
 
 
-class FakeTime:
-    """A monotonic clock that only moves when something sleeps on it."""
-
-    def __init__(self) -> None:
-        self.now = 1_000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(round(seconds, 3))
-        self.now += seconds
-
-
 def fake_http(time: FakeTime) -> Http:
-    return Http(sleep=time.sleep, clock=time.clock, rng=random.Random(5))
+    return make_http(time, seed=5)
 
 
 def connect(sandbox: Sandbox, folder: Path, http: Http, **config: object) -> ZendeskConnector:
     return ZendeskConnector.from_config(
         zendesk_config(sandbox, folder, **config), http, clock=sandbox.clock.now
     )
-
-
-def inject(sandbox: Sandbox, *rules: dict[str, object]) -> None:
-    response = requests.post(f"{sandbox.url}/_sandbox/faults", json={"rules": list(rules)}, timeout=5)
-    response.raise_for_status()
 
 
 @pytest.fixture
@@ -73,13 +56,13 @@ def box(tmp_path: Path):
 
 
 def test_429_waits_retry_after_and_5xx_back_off(box, tmp_path):
-    inject(
+    faults(
         box,
         {"path_prefix": "/api/v2/incremental/tickets", "status": 429, "retry_after": 7},
         {"path_prefix": "/api/v2/incremental/tickets", "status": 503, "retry_after": 2},
         {"path_prefix": "/api/v2/incremental/tickets", "status": 500},
     )
-    time = FakeTime()
+    time = FakeTime(1_000.0)
     http = fake_http(time)
     with connect(box, tmp_path, http) as zendesk:
         pages = list(zendesk.iter_tickets(None))
@@ -96,8 +79,8 @@ def test_429_waits_retry_after_and_5xx_back_off(box, tmp_path):
 
 
 def test_a_dropped_connection_mid_page_is_retried(box, tmp_path):
-    inject(box, {"path_prefix": "/api/v2/organizations", "drop": True})
-    time = FakeTime()
+    faults(box, {"path_prefix": "/api/v2/organizations", "drop": True})
+    time = FakeTime(1_000.0)
     http = fake_http(time)
     with connect(box, tmp_path, http) as zendesk:
         pages = list(zendesk.iter_organizations())
@@ -116,7 +99,7 @@ def test_a_429_that_reached_zenpy_raises_at_once(box, tmp_path):
     client = ZendeskClient.build(config.zendesk, credential="zendesk.token", secret=secret.reveal())
     try:
         client.session.hooks["response"].remove(raise_on_throttle)
-        inject(box, {"path_prefix": "/api/v2/users/me", "status": 429, "retry_after": 30})
+        faults(box, {"path_prefix": "/api/v2/users/me", "status": 429, "retry_after": 30})
         with pytest.raises(RatelimitBudgetExceeded) as caught:
             client.get("users/me", {})
         assert isinstance(translate(caught.value), RateLimited)
@@ -145,7 +128,7 @@ def _eleven_export_calls(zendesk: ZendeskConnector) -> list[object]:
 def test_the_export_limiter_makes_the_eleventh_call_wait_without_a_429(tmp_path):
     box = zendesk_sandbox(dataset(tmp_path, orgs=5, tickets=20), rate_limits=True)
     try:
-        time = FakeTime()
+        time = FakeTime(1_000.0)
         _paced(box, time)
         http = fake_http(time)
         with connect(box, tmp_path / "cfg", http) as zendesk:
@@ -162,7 +145,7 @@ def test_the_export_limiter_makes_the_eleventh_call_wait_without_a_429(tmp_path)
 def test_a_real_429_from_an_overstated_limit_is_retried_after_retry_after(tmp_path):
     box = zendesk_sandbox(dataset(tmp_path, orgs=5, tickets=20), rate_limits=True)
     try:
-        time = FakeTime()
+        time = FakeTime(1_000.0)
         _paced(box, time)
         http = fake_http(time)
         # The config claims the High Volume add-on (30/min); the account has 10/min.

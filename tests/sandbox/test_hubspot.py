@@ -7,12 +7,14 @@ raw responses (fetched with `requests`) against HubSpot's published OpenAPI spec
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from helpers import sandboxes
+from helpers.data import companies, crm_dataset
 from hubspot import HubSpot
 from hubspot.crm.companies import (
     ApiException,
@@ -27,43 +29,17 @@ from hubspot.crm.companies import (
 from specs import assert_matches_spec
 
 from healthsync.sandbox import Sandbox
-from healthsync.sandbox.dataset import Archetype, Customer, Dataset, Owner, ZendeskLink
+from healthsync.sandbox.dataset import Dataset
 from healthsync.sandbox.hubspot import HubSpotApp
 
 COMPANY_BASE = 10_000_000_000
 COMPANIES_SPEC = "hubspot/crm-companies-v3.json"
 OBJECTS_SPEC = "hubspot/crm-objects-v3.json"
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 def many_customers(count: int, workdir: Path) -> Dataset:
-    """A dataset of `count` CRM customers, cheap enough for paging and the 10,000-result cap."""
-    customers = [
-        Customer(
-            index=i,
-            key=f"C{i:06d}",
-            name=f"Company {i}",
-            domain=f"company{i}.example",
-            owner=i % 2,
-            industry="Software",
-            segment=("SMB", "Mid-Market", "Enterprise")[i % 3],
-            archetype=Archetype.HEALTHY,
-            arr=1000.0 * (i % 50),
-            seats=i % 40,
-            contract_start=date(2026, 1, 1),
-            contract_end=date(2027, 1, 1) + timedelta(days=i % 365),
-            created_at=NOW - timedelta(days=500),
-            modified_at=NOW - timedelta(days=5),
-            zendesk_link=ZendeskLink.NONE,
-            zendesk_name=f"Company {i}",
-        )
-        for i in range(count)
-    ]
-    owners = [
-        Owner(0, "Dana", "Reyes", "dana@vendor.example"),
-        Owner(1, "Sam", "Okafor", "sam@vendor.example"),
-    ]
-    return Dataset(0, NOW, owners, customers, [], [], [], workdir / "usage.db")
+    """A dataset of `count` CRM companies (`helpers.data.companies`), cheap enough for the 10,000-result cap."""
+    return crm_dataset(workdir, companies(count))
 
 
 def spec_view(body: Any) -> Any:
@@ -118,7 +94,7 @@ def stats(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def state(sandbox: Sandbox, name: str) -> list[dict[str, Any]]:
-    return requests.get(f"{sandbox.url}/_sandbox/state/hubspot/{name}", timeout=5).json()
+    return sandboxes.state(sandbox, "hubspot", name)
 
 
 def api_error_body(exc: pytest.ExceptionInfo[ApiException]) -> dict[str, Any]:

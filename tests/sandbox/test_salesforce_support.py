@@ -13,20 +13,19 @@ import functools
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 import requests
+from helpers.data import NOW, crm_dataset, customer_accounts
 from simple_salesforce import Salesforce
 from specs import SPECS_DIR
 
 from healthsync.sandbox import Sandbox
-from healthsync.sandbox.dataset import Archetype, Customer, Dataset, Owner, ZendeskLink
+from healthsync.sandbox.dataset import Dataset
 from healthsync.sandbox.salesforce import SalesforceApp
 
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 WSDL = SPECS_DIR / "salesforce" / "partner-v58.wsdl"
 POSTMAN = SPECS_DIR / "salesforce" / "postman-salesforce-apis-2021"
 _XSD = "{http://www.w3.org/2001/XMLSchema}"
@@ -65,40 +64,9 @@ def http(sf: Salesforce, method: str, path: str, **kwargs: Any) -> requests.Resp
     return sf.session.request(method, sf.base_url + path, headers=headers, timeout=30, **kwargs)
 
 
-def customers(count: int, *, owners: int = 2) -> list[Customer]:
-    """`count` CRM customers with distinct keys, names and modification times."""
-    out = []
-    for i in range(count):
-        out.append(
-            Customer(
-                index=i,
-                key=f"C{i:06d}",
-                name=f"Customer {i:05d}",
-                domain=f"customer{i}.example",
-                owner=i % owners,
-                industry="Software",
-                segment=("SMB", "Mid-Market", "Enterprise")[i % 3],
-                archetype=Archetype.HEALTHY,
-                arr=1000.0 * (i + 1),
-                seats=5 + i % 50,
-                contract_start=date(2026, 1, 1),
-                contract_end=date(2027, 1, 1) + timedelta(days=i % 365),
-                created_at=NOW - timedelta(days=500),
-                modified_at=NOW - timedelta(hours=i),
-                zendesk_link=ZendeskLink.NONE,
-                zendesk_name=f"Customer {i:05d}",
-            )
-        )
-    return out
-
-
 def dataset(tmp_path: Path, count: int) -> Dataset:
-    """A dataset of `count` generated-by-loop customers (no tickets) for paging tests."""
-    owners = [Owner(i, f"Owner{i}", "Smith", f"owner{i}@vendor.example") for i in range(2)]
-    return Dataset(
-        seed=0, now=NOW, owners=owners, customers=customers(count), support_users=[], tickets=[], ratings=[],
-        usage_db=tmp_path / "usage.db",
-    )  # fmt: skip
+    """A dataset of `count` CRM accounts (`helpers.data.customer_accounts`), no tickets, for paging tests."""
+    return crm_dataset(tmp_path, customer_accounts(count))
 
 
 # --- WSDL shapes ----------------------------------------------------------------------------------

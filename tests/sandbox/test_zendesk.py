@@ -9,31 +9,22 @@ OpenAPI description (`zendesk/support-oas.yaml`).
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from helpers.data import NOW, support_dataset
+from helpers.sandboxes import zendesk_calls, zendesk_sandbox
 from specs import assert_matches_spec
 from zenpy import Zenpy
 from zenpy.lib.exception import APIException, RecordNotFoundException
 
 from healthsync.sandbox import Sandbox
-from healthsync.sandbox.dataset import (
-    Archetype,
-    Customer,
-    Dataset,
-    SupportTicket,
-    SupportUser,
-    SurveyRating,
-    ZendeskLink,
-)
-from healthsync.sandbox.zendesk import ZendeskApp
+from healthsync.sandbox.dataset import Dataset
 
 SPEC = "zendesk/support-oas.yaml"
-NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # the small_dataset fixture's "now"
 # The published OAS types these ticket fields as non-nullable, but the live API returns null for a
 # ticket without an external id, problem, recipient address, priority or organization (the sandbox
 # does the same); they are dropped before validation so the rest of the shape is still checked.
@@ -61,92 +52,9 @@ def _tolerate_nulls(node: Any) -> Any:
     return node
 
 
-def calls(sandbox: Sandbox, endpoint: str) -> int:
-    """Requests served for `GET /api/v2/...`, with or without zenpy's `.json` suffix."""
-    by_endpoint = sandbox.stats.snapshot().get("zendesk", {}).get("by_endpoint", {})
-    return int(by_endpoint.get(endpoint, 0) + by_endpoint.get(endpoint + ".json", 0))
-
-
-def customers(count: int, link: ZendeskLink = ZendeskLink.EXTERNAL_ID) -> list[Customer]:
-    """`count` customers with Zendesk organizations, ordered by index."""
-    return [
-        Customer(
-            index=i,
-            key=f"C{i:06d}",
-            name=f"Customer {i}",
-            domain=f"c{i}.example",
-            owner=0,
-            industry="Software",
-            segment="SMB",
-            archetype=Archetype.HEALTHY,
-            arr=1000.0,
-            seats=10,
-            contract_start=date(2026, 1, 1),
-            contract_end=date(2027, 1, 1),
-            created_at=NOW - timedelta(days=400),
-            modified_at=NOW - timedelta(days=10, minutes=i),
-            zendesk_link=link,
-            zendesk_name=f"Customer {i}",
-        )
-        for i in range(count)
-    ]
-
-
-def big_dataset(
-    workdir: Path, *, orgs: int = 250, tickets: int = 0, ratings: int = 0, deleted_every: int = 0
-) -> Dataset:
-    """A dataset of `orgs` organizations (one end user each), `tickets` tickets and `ratings` ratings."""
-    base = customers(orgs)
-    users = [SupportUser(10_000 + c.index, c.index, f"User {c.index}", f"u{c.index}@c.example") for c in base]
-    users.append(SupportUser(9_000, None, "Agent", "agent@vendor.example", role="agent"))
-    made = [
-        SupportTicket(
-            i,
-            (i - 1) % orgs,
-            10_000 + (i - 1) % orgs,
-            f"Ticket {i}",
-            ["low", "normal", "high", "urgent"][i % 4],
-            ["open", "pending", "solved"][i % 3],
-            "question",
-            NOW - timedelta(days=30),
-            NOW - timedelta(days=5) + timedelta(seconds=i),
-            deleted=bool(deleted_every) and i % deleted_every == 0,
-        )
-        for i in range(1, tickets + 1)
-    ]
-    rated = [
-        SurveyRating(
-            i,
-            (i - 1) % orgs,
-            i,
-            10_000 + (i - 1) % orgs,
-            "good" if i % 3 else "bad",
-            NOW - timedelta(days=4, hours=i),
-            NOW - timedelta(days=4, hours=i),
-            "thanks" if i % 2 else "",
-        )
-        for i in range(1, ratings + 1)
-    ]
-    return Dataset(
-        seed=0,
-        now=NOW,
-        owners=[],
-        customers=base,
-        support_users=users,
-        tickets=made,
-        ratings=rated,
-        usage_db=workdir / "usage.db",
-    )
-
-
-def start(dataset: Dataset, **kw: Any) -> Sandbox:
-    """A started sandbox serving only Zendesk, its clock at the dataset's "now"."""
-    return Sandbox(dataset=dataset, apps=[ZendeskApp], generate=False, start=NOW, **kw).start()
-
-
 @pytest.fixture
 def small(small_dataset: Dataset):
-    box = start(small_dataset)
+    box = zendesk_sandbox(small_dataset)
     yield box
     box.stop()
 
@@ -275,14 +183,14 @@ def test_zenpy_external_lookup_finds_nothing_as_on_zendesk(small, zen):
 
 
 def test_cursor_paging_to_the_end_counts_calls(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=250))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=250))
     try:
         with requests.Session() as session:
             zen = zenpy_client(box, monkeypatch, session)
             orgs = list(zen.organizations())
         assert len(orgs) == 250
         assert len({o.id for o in orgs}) == 250
-        assert calls(box, "GET /api/v2/organizations") == 3  # 100 + 100 + 50 at page[size]=100
+        assert zendesk_calls(box, "GET /api/v2/organizations") == 3  # 100 + 100 + 50 at page[size]=100
         base = box.info()["zendesk"]["url"]
         creds = box.info()["zendesk"]
         url: str | None = f"{base}/api/v2/organizations.json?page[size]=100"
@@ -302,12 +210,12 @@ def test_cursor_paging_to_the_end_counts_calls(tmp_path, monkeypatch):
 
 
 def test_offset_paging_and_its_limits(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=250))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=250))
     try:
         with requests.Session() as session:
             zen = zenpy_client(box, monkeypatch, session)
             assert len(list(zen.organizations(cursor_pagination=False))) == 250
-        assert calls(box, "GET /api/v2/organizations") == 3
+        assert zendesk_calls(box, "GET /api/v2/organizations") == 3
         creds = box.info()["zendesk"]
         with requests.Session() as http:
             http.auth = (f"{creds['email']}/token", creds["token"])
@@ -364,13 +272,13 @@ def test_tickets_hide_deleted_and_match_the_spec(small, zen, http):
 
 
 def test_satisfaction_ratings_page_by_cursor_and_filter(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=10, tickets=250, ratings=250))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=10, tickets=250, ratings=250))
     try:
         with requests.Session() as session:
             zen = zenpy_client(box, monkeypatch, session)
             ratings = list(zen.satisfaction_ratings())
             assert len(ratings) == 250
-            assert calls(box, "GET /api/v2/satisfaction_ratings") == 3
+            assert zendesk_calls(box, "GET /api/v2/satisfaction_ratings") == 3
             bad = list(zen.satisfaction_ratings(score="bad"))
             assert [r.score for r in bad] == ["bad"] * 83
             window = list(
@@ -423,14 +331,14 @@ def test_search_finds_by_type_and_terms(small, zen, http):
 
 
 def test_search_stops_at_1000_results(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=1500))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=1500))
     try:
         creds = box.info()["zendesk"]
         with requests.Session() as session:
             zen = zenpy_client(box, monkeypatch, session)
             results = list(zen.search(type="organization"))
             assert len(results) == 1000  # zenpy stops at the 422, as against Zendesk
-        assert calls(box, "GET /api/v2/search") == 11
+        assert zendesk_calls(box, "GET /api/v2/search") == 11
         with requests.Session() as http:
             http.auth = (f"{creds['email']}/token", creds["token"])
             tenth = check_spec(

@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 import requests
-from test_zendesk import NOW, big_dataset, calls, check_spec, start, zenpy_client
+from helpers.data import NOW, support_dataset
+from helpers.sandboxes import zendesk_calls, zendesk_sandbox
+from test_zendesk import check_spec, zenpy_client
 from zenpy.lib.exception import APIException, RatelimitBudgetExceeded
 
 from healthsync.sandbox import Sandbox
@@ -27,7 +29,7 @@ def epoch_days_ago(days: int) -> int:
 
 @pytest.fixture
 def tickets_box(tmp_path):
-    box = start(big_dataset(tmp_path, orgs=50, tickets=2500, deleted_every=100))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=50, tickets=2500, deleted_every=100))
     yield box
     box.stop()
 
@@ -53,7 +55,7 @@ def test_export_pages_2500_tickets_in_three_calls(tickets_box, monkeypatch):
         assert len(tickets) == 2500
         assert export.end_of_stream is True
         assert export.after_cursor
-    assert calls(tickets_box, "GET /api/v2/incremental/tickets/cursor") == 3
+    assert zendesk_calls(tickets_box, "GET /api/v2/incremental/tickets/cursor") == 3
     stamps = [(t.generated_timestamp, t.id) for t in tickets]
     assert stamps == sorted(stamps)  # ordered by change time, then id
     assert {t.status for t in tickets if t.id % 100 == 0} == {"deleted"}
@@ -173,7 +175,7 @@ def test_user_exports_by_cursor_and_time(tickets_box, monkeypatch, http):
     reason="pages 250 organizations by 100 to pin the item repeated at each page's end_time"
 )
 def test_organization_export_is_time_based(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=250))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=250))
     try:
         creds = box.info()["zendesk"]
         with requests.Session() as http:
@@ -205,7 +207,7 @@ def test_organization_export_is_time_based(tmp_path, monkeypatch):
 
 
 def test_incremental_exports_allow_10_per_minute(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=5, tickets=5), rate_limits=True)
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=5, tickets=5), rate_limits=True)
     try:
         creds = box.info()["zendesk"]
         with requests.Session() as http:
@@ -232,7 +234,7 @@ def test_incremental_exports_allow_10_per_minute(tmp_path, monkeypatch):
 
 
 def test_account_limit_per_minute(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=5), rate_limits=True)
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=5), rate_limits=True)
     try:
         box.app("zendesk").account_limit = 3
         with requests.Session() as session:
@@ -257,7 +259,7 @@ def test_account_limit_per_minute(tmp_path, monkeypatch):
 
 
 def test_a_429_without_wait_is_an_error_for_zenpy(tmp_path, monkeypatch):
-    box = start(big_dataset(tmp_path, orgs=5))
+    box = zendesk_sandbox(support_dataset(tmp_path, orgs=5))
     try:
         rule = {"rules": [{"path_prefix": "/api/v2/users", "status": 429, "retry_after": 0}]}
         requests.post(f"{box.url}/_sandbox/faults", json=rule, timeout=5)
