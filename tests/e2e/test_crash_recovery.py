@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ def crm_state(view: CrmView) -> Snapshot:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Snapshot]]:
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Snapshot]:
     """The CRM state after one uninterrupted sync, per CRM."""
     out = {}
     for crm in ("hubspot", "salesforce"):
@@ -57,7 +57,7 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Sn
             result = cli_sync(config_for(box, folder, crm), box.clock.today())
             assert result["status"] == "ok"
             out[crm] = crm_state(CrmView(box, crm))
-    yield out
+    return out
 
 
 def _count(box: Sandbox, crm: str, endpoint: str) -> int:
