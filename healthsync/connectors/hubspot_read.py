@@ -288,7 +288,6 @@ class CompanyReader:
             if field
         }
         domain = _domain(value("domain"))
-        key = value("customer_key")
         modified = value("modified")
         if not isinstance(modified, datetime) and getattr(obj, "updated_at", None) is not None:
             modified = _aware(obj.updated_at)
@@ -296,7 +295,9 @@ class CompanyReader:
             crm_id=str(obj.id),
             name=str(value("name") or ""),
             domains=(domain,) if domain else (),
-            external_keys={"customer_key": str(key)} if key else {},
+            external_keys={
+                name: text for name in ("customer_key", "zendesk_org_id") if (text := _text(value(name)))
+            },
             owner_id=_text(value("owner")),
             arr=_number(value("arr")),
             licenses=_integer(value("licenses")),

@@ -67,14 +67,19 @@ class UsageWindow:
         return self.as_of - timedelta(days=USAGE_WINDOW_DAYS - 1)
 
     def add(self, rows: Iterable[UsageDay]) -> None:
-        """Fold rows in; rows outside the window are ignored, a day seen twice counts as given last."""
+        """Fold rows in; rows outside the window are ignored.
+
+        Rows are one per account and day, as the usage sources give them (they aggregate in the
+        database): a day given twice would count twice. An account with rows only outside the last
+        7 days has 0 active users, not "no data": the source knows it and saw nobody.
+        """
         for row in rows:
             age = (self.as_of - row.day).days  # 0 = the as-of day
             if not 0 <= age < USAGE_WINDOW_DAYS:
                 continue
             summary = self.summaries.get(row.account_key)
             if summary is None:
-                summary = self.summaries[row.account_key] = UsageSummary()
+                summary = self.summaries[row.account_key] = UsageSummary(active_users=0)
             summary.days_seen += 1
             if age < LOGIN_WINDOW_DAYS and row.logins > 0:
                 summary.login_days += 1

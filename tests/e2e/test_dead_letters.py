@@ -1,0 +1,68 @@
+"""Per-record refusals become dead letters, show in `status`, and are retried by the next run.
+
+Salesforce refuses writes to rows another transaction holds (UNABLE_TO_LOCK_ROW); the sandbox can
+hold rows for a number of writes. The refused accounts must not sink the rest of the batch.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+from e2e_support import CrmView, cli_sync, config_for
+
+from healthsync.cli import cli
+from healthsync.config import load_config
+from healthsync.sandbox import Sandbox
+from healthsync.sync.state import StateStore
+
+
+def _status(config: Path) -> dict:
+    result = CliRunner().invoke(cli, ["status", "--json", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_refused_records_are_dead_letters_until_a_later_run_writes_them(tmp_path: Path) -> None:
+    with Sandbox(accounts=60, seed=8, workdir=tmp_path / "box") as box:
+        config = config_for(box, tmp_path, "salesforce")
+        view = CrmView(box, "salesforce")
+        locked = sorted(view.accounts())[:2]
+        app = box.app("salesforce")
+        app.lock_rows(locked, times=2)  # type: ignore[attr-defined]  # the write and its retry fail
+
+        first = cli_sync(config, box.clock.today())
+        assert first["status"] == "partial"
+        assert first["failed"]["fields"] == 2
+        assert first["writes"]["fields"] == len(view.accounts()) - 2  # the rest of the batch landed
+        assert {e["record"] for e in first["errors"]} == set(locked)
+        assert all("UNABLE_TO_LOCK_ROW" in e["message"] for e in first["errors"])
+        accounts = view.accounts()
+        assert all(accounts[i]["score"] is None for i in locked)
+        status = _status(config)
+        assert {d["record"] for d in status["dead_letters"]} == set(locked)
+        assert status["runs"][0]["status"] == "partial"
+
+        second = cli_sync(config, box.clock.today())
+        assert second["status"] == "ok"
+        assert second["writes"]["fields"] == 2  # exactly the two refused accounts, nothing else
+        assert all(view.accounts()[i]["score"] is not None for i in locked)
+        assert _status(config)["dead_letters"] == []
+
+
+def test_a_second_sync_of_the_same_config_is_refused_while_one_runs(tmp_path: Path) -> None:
+    with Sandbox(accounts=10, seed=8, workdir=tmp_path / "box") as box:
+        config = config_for(box, tmp_path, "hubspot")
+        store = StateStore.open(f"sqlite:///{config.with_suffix('.db')}")
+        try:
+            lease = store.acquire_lease(load_config(config).name, ttl_seconds=600)  # a sync in progress elsewhere
+            result = CliRunner().invoke(cli, ["sync", "--config", str(config)])
+            assert result.exit_code == 1
+            assert "another healthsync run holds the lease" in result.output
+            assert "Traceback" not in result.output
+            assert box.stats.snapshot() == {}  # refused before calling any vendor
+            store.release_lease(lease)
+        finally:
+            store.close()
+        assert cli_sync(config, box.clock.today())["status"] == "ok"
