@@ -69,6 +69,8 @@ class SyncResult:
     status: str
     dry_run: bool
     as_of: date
+    backfill: bool = False
+    """The as-of day lies in the past: history was recorded, the CRM left as it is."""
     accounts: dict[str, int] = field(default_factory=dict)
     writes: dict[str, int] = field(default_factory=lambda: {"fields": 0, "tasks": 0, "deals": 0})
     planned: dict[str, int] = field(default_factory=lambda: {"fields": 0, "tasks": 0, "deals": 0})
@@ -88,6 +90,7 @@ class SyncResult:
             "status": self.status,
             "dry_run": self.dry_run,
             "as_of": self.as_of.isoformat(),
+            "backfill": self.backfill,
             "accounts": self.accounts,
             "writes": self.writes,
             "planned": self.planned,
@@ -153,7 +156,9 @@ def run_sync(
     Args:
         config: the loaded config.
         as_of: the day to assess (default: today in `[healthsync] timezone`); the sandbox's
-            simulated clock and `--as-of` work together: pass the sandbox's today.
+            simulated clock and `--as-of` work together: pass the sandbox's today. A past day is a
+            backfill: features, scores and history are computed for it and recorded, nothing is
+            written to the CRM.
         dry_run: plan only; nothing is written to the CRM (mirrors and cursors still advance,
             since they only cache what the sources hold).
         clock: the current instant (aware UTC); defaults to the system clock. Demos pass the
@@ -315,7 +320,11 @@ def _execute(run: _Run) -> RunStatus:
         max_attempts=config.sync.dead_letter_max_attempts,
         progress=reporter.advance,
     )
-    resend = [] if result.dry_run else writer.reconcile_tasks()
+    # A past day is a backfill: its history is recorded above, but the CRM shows today, so it is not
+    # written (old scores and long-gone tasks would only confuse the CSM).
+    result.backfill = day < run.clock().astimezone(ZoneInfo(config.healthsync.timezone)).date()
+    read_only = result.dry_run or result.backfill
+    resend = [] if read_only else writer.reconcile_tasks()
     signal_keys = [s.key for a in assessments for s in a.signals]
     known_tasks = store.outbox_lookup(signal_keys)
     deal_keys = [
@@ -336,7 +345,7 @@ def _execute(run: _Run) -> RunStatus:
         "tasks": len(plan.task_upserts),
         "deals": len(plan.deal_upserts),
     }
-    if result.dry_run:
+    if read_only:
         return RunStatus.OK
 
     # --- write --------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ def test_a_second_sync_of_the_same_config_is_refused_while_one_runs(tmp_path: Pa
         config = config_for(box, tmp_path, "hubspot")
         store = StateStore.open(f"sqlite:///{config.with_suffix('.db')}")
         try:
-            lease = store.acquire_lease(load_config(config).name, ttl_seconds=600)  # a sync in progress elsewhere
+            lease = store.acquire_lease(
+                load_config(config).name, ttl_seconds=600
+            )  # a sync in progress elsewhere
             result = CliRunner().invoke(cli, ["sync", "--config", str(config)])
             assert result.exit_code == 1
             assert "another healthsync run holds the lease" in result.output

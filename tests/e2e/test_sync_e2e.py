@@ -160,3 +160,22 @@ def test_sync_writes_back_converges_and_moves_with_the_calendar(crm: str, tmp_pa
         assert any(before[k]["stage"] != deals_now[k]["stage"] for k in before if k in deals_now), (
             "a week later, some renewal should have moved to its next stage"
         )
+
+
+def test_a_backfill_records_history_without_writing_and_gives_the_first_sync_a_trend(tmp_path: Path) -> None:
+    with Sandbox(accounts=40, seed=SEED, workdir=tmp_path / "box") as box:
+        view = CrmView(box, "hubspot")
+        config = config_for(box, tmp_path, "hubspot")
+        today = box.clock.today()
+        for days_back in (14, 7):
+            past = cli_sync(config, today - timedelta(days=days_back))
+            assert past["backfill"] is True
+            assert past["writes"] == {"fields": 0, "tasks": 0, "deals": 0}
+            assert past["accounts"]["scored"] == 40
+        assert view.writes() == 0
+        assert all(f["score"] is None for f in view.accounts().values())
+
+        now = cli_sync(config, today)
+        assert now["backfill"] is False
+        assert now["writes"]["fields"] == 40
+        assert all(f["trend"] not in (None, "") for f in view.accounts().values())  # vs the backfilled week
