@@ -7,6 +7,7 @@ and only the new tasks appear. Every assertion reads the CRM back through `/_san
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import date, timedelta
 from pathlib import Path
@@ -179,3 +180,51 @@ def test_a_backfill_records_history_without_writing_and_gives_the_first_sync_a_t
         assert now["backfill"] is False
         assert now["writes"]["fields"] == 40
         assert all(f["trend"] not in (None, "") for f in view.accounts().values())  # vs the backfilled week
+
+
+def test_plan_sync_explain_and_status_through_the_cli(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from healthsync.cli import cli
+
+    runner = CliRunner()
+    with Sandbox(accounts=30, seed=SEED, workdir=tmp_path / "box") as box:
+        config = str(config_for(box, tmp_path, "salesforce"))
+        today = box.clock.today().isoformat()
+
+        planned = runner.invoke(cli, ["plan", "--json", "--config", config, "--as-of", today])
+        assert planned.exit_code == 0, planned.output
+        plan = json.loads(planned.stdout)
+        assert len({f["record_id"] for f in plan["fields"]}) == 30
+        assert all(f["reason"] for f in plan["fields"] + plan["tasks"] + plan["deals"])
+        # Salesforce: 200 records a composite call, so one call per kind for 30 accounts.
+        calls = plan["api_calls_estimate"]
+        assert (calls["fields"], calls["tasks"], calls["deals"]) == (
+            1,
+            1 if plan["tasks"] else 0,
+            1 if plan["deals"] else 0,
+        )
+        assert box.stats.snapshot()["salesforce"]["write"] == 0  # plan writes nothing
+
+        synced = runner.invoke(cli, ["sync", "--config", config, "--as-of", today])
+        assert synced.exit_code == 0, synced.output
+        assert "accounts: 30 accounts read from salesforce" in synced.stderr  # plain lines when piped
+        assert "written: 30 accounts updated" in synced.stdout
+        assert len(CrmView(box, "salesforce").tasks()) == len(plan["tasks"])
+
+        name = next(iter(CrmView(box, "salesforce").accounts()))
+        explained = runner.invoke(cli, ["explain", name, "--json", "--config", config])
+        assert explained.exit_code == 0, explained.output
+        detail = json.loads(explained.stdout)
+        assert detail["account"] == name
+        assert sum(c["points"] for c in detail["contributions"]) == pytest.approx(detail["score"]) or detail[
+            "score"
+        ] in (0, 100)
+        human = runner.invoke(cli, ["explain", detail["name"], "--config", config])
+        assert human.exit_code == 0
+        assert detail["name"] in human.stdout
+
+        status = runner.invoke(cli, ["status", "--json", "--config", config])
+        runs = json.loads(status.stdout)["runs"]
+        assert [r["dry_run"] for r in runs] == [False, True]
+        assert runs[0]["status"] == "ok"
