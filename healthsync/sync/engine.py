@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from healthsync.config import Config
 from healthsync.connectors.base import CrmDeal
 from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
-from healthsync.errors import HealthsyncError, QuotaExhausted
+from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
 from healthsync.model import Plan
@@ -200,9 +200,15 @@ def run_sync(
             except QuotaExhausted as exc:
                 status = RunStatus.PARTIAL
                 result.errors.append({"kind": "quota", "vendor": exc.vendor, "message": str(exc)})
-            except HealthsyncError as exc:
+            except ConfigError as exc:
+                # Bad config, mapping or credentials: the caller fixes it (exit 2); nothing was written.
                 result.errors.append({"kind": type(exc).__name__, "message": str(exc)})
                 raise
+            except HealthsyncError as exc:
+                # A vendor or the state store failed mid-run: recorded as a failed run and returned, so
+                # `sync --json` still prints what happened. A re-run resumes (see the module docstring).
+                log.error("run %s failed: %s", run_id, exc)
+                result.errors.append({"kind": type(exc).__name__, "message": str(exc)})
             finally:
                 result.api_calls = run.http.counter.totals()
                 result.duration_s = _time.monotonic() - started

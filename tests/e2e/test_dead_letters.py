@@ -67,4 +67,25 @@ def test_a_second_sync_of_the_same_config_is_refused_while_one_runs(tmp_path: Pa
             store.release_lease(lease)
         finally:
             store.close()
-        assert cli_sync(config, box.clock.today())["status"] == "ok"
+        again = cli_sync(config, box.clock.today())
+        assert again["status"] == "ok", again["errors"]
+
+
+def test_an_outage_is_a_failed_run_with_its_reason_and_nothing_half_written(tmp_path: Path) -> None:
+    with Sandbox(accounts=20, seed=8, workdir=tmp_path / "box") as box:
+        config = config_for(box, tmp_path, "hubspot")
+        with config.open("a") as toml:
+            toml.write("\n[sync]\nretry_budget = 0\n")  # fail at once instead of backing off
+        box.faults.configure({"rules": [{"path_prefix": "/api/v2/", "status": 503, "rate": 1.0}]})
+        result = CliRunner().invoke(cli, ["sync", "--json", "--config", str(config)])
+        assert result.exit_code == 1
+        run = json.loads(result.stdout)
+        assert run["status"] == "failed"
+        assert run["errors"][0]["kind"] == "TransientError"
+        assert "zendesk" in run["errors"][0]["message"].lower()
+        assert box.stats.snapshot()["hubspot"]["write"] == 0  # failed while pulling: nothing written
+        assert _status(config)["runs"][0]["status"] == "failed"
+
+        box.faults.clear()
+        again = cli_sync(config, box.clock.today())
+        assert again["status"] == "ok", again["errors"]
