@@ -163,13 +163,6 @@ def test_a_missing_link_of_an_existing_deal_is_made(sandbox: Sandbox, tmp_path: 
     assert served(sandbox) == {BATCH_UPSERT: 1, LINKS_READ: 1, LINK: 1}
 
 
-def test_250_deals_upsert_in_3_batches(sandbox: Sandbox, tmp_path: Path) -> None:
-    connector = connect(sandbox, tmp_path / "cfg")
-    outcomes = connector.upsert_deals([deal(i) for i in range(250)])
-    assert all(o.ok and o.created for o in outcomes)
-    assert served(sandbox) == {PIPELINES: 1, BATCH_UPSERT: 3, LINK: 250}
-
-
 def test_a_bad_deal_does_not_sink_its_batch(sandbox: Sandbox, tmp_path: Path) -> None:
     connector = connect(sandbox, tmp_path / "cfg")
     batch = [deal(i) for i in range(8)]
