@@ -133,7 +133,7 @@ class CompanyReader:
             yield from self._iter_list(since or WatermarkState(), cap)
             return
         state = yield from self._iter_search(since, cap)
-        yield from self._iter_archived(since, state)
+        yield from self._iter_archived(since, state, cap)
 
     def _iter_list(self, start: WatermarkState, cap: datetime) -> Iterator[Page[Account]]:
         api = self.api.api("crm.companies.basic_api")
@@ -235,9 +235,15 @@ class CompanyReader:
             after=after,
         )
 
-    def _iter_archived(self, since: WatermarkState, state: WatermarkState) -> Iterator[Page[Account]]:
-        """Companies archived since the watermark (by `archivedAt`), as `Page.deleted` keys."""
-        bound = self.spec.cursor.query_from(since)
+    def _iter_archived(
+        self, since: WatermarkState, state: WatermarkState, cap: datetime
+    ) -> Iterator[Page[Account]]:
+        """Companies archived since the watermark (by `archivedAt`), as `Page.deleted` keys.
+
+        Archive stamps advance the watermark like changes do, and within the lag overlap a
+        (company, archivedAt) pair read before is not reported again, so a deletion is reported once.
+        """
+        watermark = self.spec.cursor
         api = self.api.api("crm.companies.basic_api")
         paginator = HubSpotAfterPaginator()
         while not paginator.done:
@@ -254,13 +260,18 @@ class CompanyReader:
                 kind="read",
             )
             paginator.read(_paging(response))
-            deleted = tuple(
-                str(obj.id)
-                for obj in response.results or []
-                if bound is None or obj.archived_at is None or _aware(obj.archived_at) >= bound
-            )
-            if deleted:
-                yield Page((), state=state, deleted=deleted)
+            seen: list[tuple[str, datetime]] = []
+            deleted: list[str] = []
+            for obj in response.results or []:
+                at = _aware(obj.archived_at) if obj.archived_at is not None else None
+                if at is None:
+                    deleted.append(str(obj.id))  # no stamp to judge by: report it (idempotent downstream)
+                elif watermark.accept(since, str(obj.id), at):
+                    deleted.append(str(obj.id))
+                    seen.append((str(obj.id), at))
+            state = watermark.advance(state, seen, run_started=cap)
+            if deleted or paginator.done:
+                yield Page((), state=state, deleted=tuple(deleted))
 
     def _advance(
         self, state: WatermarkState, accounts: tuple[Account, ...] | list[Account], cap: datetime
