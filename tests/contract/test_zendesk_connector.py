@@ -115,34 +115,6 @@ def test_organizations_resume_with_exactly_the_changes(tmp_path):
 # --- tickets ---------------------------------------------------------------------------------------
 
 
-def test_2500_tickets_export_in_three_calls_to_end_of_stream(fresh_counts, tmp_path):
-    http = Http()
-    with connect(fresh_counts, tmp_path, http) as zendesk:
-        pages = list(zendesk.iter_tickets(None, start=LONG_AGO))
-        resumed = list(zendesk.iter_tickets(str(pages[-1].state)))
-    assert [len(p.records) for p in pages] == [1000, 1000, 500]  # per_page=1000, the maximum
-    assert endpoint_calls(fresh_counts, "incremental/tickets/cursor") == 4  # 3 + the resume
-    cursors = [p.state for p in pages]
-    assert all(isinstance(c, str) and c for c in cursors)
-    assert len(set(cursors)) == 3  # each page carries its own after_cursor to commit with it
-    tickets = [t for p in pages for t in p.records]
-    assert len({t.id for t in tickets}) == 2500
-    deleted = [t for t in tickets if t.deleted]
-    assert sorted(int(t.id) for t in deleted) == list(range(100, 2501, 100))
-    assert all(t.status == "deleted" and not t.is_open for t in deleted)
-    assert sorted(k for p in pages for k in p.deleted) == sorted(t.id for t in deleted)
-    one = next(t for t in tickets if t.id == "7")  # priority by i % 4: 7 → urgent
-    assert (one.priority, one.is_critical, one.organization_id, one.subject) == (
-        "urgent",
-        True,
-        str(ORG_ID_BASE + 6),
-        "Ticket 7",
-    )
-    assert {t.priority for t in tickets if t.is_critical} == {"urgent", "high"}
-    # Resuming from the end-of-stream cursor: one call, nothing new, the same place to resume.
-    assert [(len(p.records), p.state) for p in resumed] == [(0, pages[-1].state)]
-
-
 def test_resume_after_a_week_returns_exactly_the_changed_tickets(tmp_path):
     box = Sandbox(accounts=60, seed=11, apps=[ZendeskApp], workdir=tmp_path, start=NOW).start()
     try:
