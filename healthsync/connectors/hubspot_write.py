@@ -25,8 +25,14 @@ from datetime import UTC, date, datetime, time
 from functools import partial
 from typing import Any
 
-from hubspot.crm.associations.v4 import AssociationSpec, BatchInputPublicFetchAssociationsBatchRequest
+from hubspot.crm.associations.v4 import (
+    AssociationSpec,
+    BatchInputPublicAssociationMultiPost,
+    BatchInputPublicFetchAssociationsBatchRequest,
+    PublicAssociationMultiPost,
+)
 from hubspot.crm.associations.v4 import PublicFetchAssociationsBatchRequest as FetchAssociations
+from hubspot.crm.associations.v4 import PublicObjectId as AssociationObjectId
 from hubspot.crm.companies import BatchInputSimplePublicObjectBatchInput, SimplePublicObjectBatchInput
 from hubspot.crm.deals import BatchInputSimplePublicObjectBatchInputUpsert as DealUpsertBatch
 from hubspot.crm.deals import BatchReadInputSimplePublicObjectId as DealRead
@@ -59,6 +65,13 @@ __all__ = [
 BATCH_SIZE = 100
 """Inputs per batch create/read/update/upsert ("Batch operations are limited to 100 records at a
 time", https://developers.hubspot.com/docs/api/crm/contacts ; vendor-facts.md §9)."""
+
+ASSOCIATION_READ_MAX = 1000
+"""Ids per v4 association batch read (https://developers.hubspot.com/changelog/
+bug-fix-batch-read-limit-for-hubspot-associations-api)."""
+
+ASSOCIATION_CREATE_MAX = 2000
+"""Pairs per v4 association batch create (the v4 batch association endpoints take up to 2,000)."""
 
 TASK_TO_COMPANY = 192
 """HUBSPOT_DEFINED association type task→company (hubspot/crm/association_type.py, vendor-facts §14)."""
@@ -205,13 +218,17 @@ class Writer:
         return props
 
     def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
-        """Upsert renewal deals by their key property, then link each to its company."""
+        """Upsert renewal deals by their key property, then link each to its company.
+
+        Links go out together after the upserts: new deals all need one; existing ones only when
+        their link is missing (one batch read per 1,000). Both are v4 batch calls.
+        """
         unique = list({d.key: d for d in batch}.values())
         outcomes: dict[str, WriteOutcome] = {}
         for chunk in _chunks(unique):
             for outcome in self._isolate(list(chunk), self._upsert_deal_chunk):
                 outcomes[outcome.key] = outcome
-            self._link_deals([d for d in chunk if outcomes[d.key].ok], outcomes)
+        self._link_deals([d for d in unique if outcomes[d.key].ok], outcomes)
         return [outcomes[d.key] for d in batch]
 
     def _upsert_deal_chunk(self, chunk: list[DealUpsert]) -> list[WriteOutcome]:
@@ -243,17 +260,18 @@ class Writer:
         return out
 
     def _link_deals(self, deals: list[DealUpsert], outcomes: dict[str, WriteOutcome]) -> None:
-        """Associate deals with their companies where the link is missing (type 341)."""
-        existing = [outcomes[d.key].crm_id for d in deals if not outcomes[d.key].created]
+        """Associate deals with their companies where the link is missing (type 341), in batches."""
+        existing = [str(outcomes[d.key].crm_id) for d in deals if not outcomes[d.key].created]
         linked: dict[str, set[str]] = {}
-        if existing:
-            api = self.api.api("crm.associations.v4.batch_api")
+        for chunk in _chunks(existing, ASSOCIATION_READ_MAX):
             body = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[FetchAssociations(id=str(i)) for i in existing]
+                inputs=[FetchAssociations(id=i) for i in chunk]
             )
+            api = self.api.api("crm.associations.v4.batch_api")
             response = self.api.call(
                 "deals.associations_read",
-                lambda: api.get_page(
+                partial(
+                    api.get_page,
                     from_object_type="deals",
                     to_object_type="companies",
                     batch_input_public_fetch_associations_batch_request=body,
@@ -263,37 +281,54 @@ class Writer:
             )
             for item in response.results or []:
                 linked[str(item._from.id)] = {str(t.to_object_id) for t in item.to or []}
-        basic = self.api.api("crm.associations.v4.basic_api")
+        missing = [d for d in deals if d.account_id not in linked.get(str(outcomes[d.key].crm_id), set())]
         spec = [AssociationSpec(association_category=_CATEGORY, association_type_id=DEAL_TO_COMPANY)]
-        for deal in deals:
-            outcome = outcomes[deal.key]
-            deal_id = str(outcome.crm_id)
-            if deal.account_id in linked.get(deal_id, set()):
-                continue
+        for chunk in _chunks(missing, ASSOCIATION_CREATE_MAX):
+            pairs = BatchInputPublicAssociationMultiPost(
+                inputs=[
+                    PublicAssociationMultiPost(
+                        _from=AssociationObjectId(id=str(outcomes[d.key].crm_id)),
+                        to=AssociationObjectId(id=d.account_id),
+                        types=spec,
+                    )
+                    for d in chunk
+                ]
+            )
+            api = self.api.api("crm.associations.v4.batch_api")
             try:
-                self.api.call(
+                response = self.api.call(
                     "deals.associate",
                     partial(
-                        basic.create,
-                        object_type="deals",
-                        object_id=deal_id,
+                        api.create,
+                        from_object_type="deals",
                         to_object_type="companies",
-                        to_object_id=deal.account_id,
-                        association_spec=spec,
+                        batch_input_public_association_multi_post=pairs,
                     ),
-                    idempotent=True,  # a PUT of the same pair
+                    idempotent=True,  # associating a linked pair again changes nothing
                     kind="write",
                 )
             except VendorError as exc:
-                if not _record_level(exc) and exc.status != 404:
+                if not _record_level(exc):
                     raise
-                outcomes[deal.key] = WriteOutcome(
-                    deal.key,
-                    False,
-                    crm_id=deal_id,
-                    created=outcome.created,
-                    error=f"deal saved but not linked to company {deal.account_id}: {exc}",
-                )
+                for d in chunk:
+                    outcomes[d.key] = self._unlinked(d, outcomes[d.key], str(exc))
+                continue
+            done = {(str(r.from_object_id), str(r.to_object_id)) for r in response.results or []}
+            refused = getattr(response, "errors", None) or []
+            message = str(refused[0].message) if refused else "HubSpot did not report it"
+            for d in chunk:
+                if (str(outcomes[d.key].crm_id), d.account_id) not in done:
+                    outcomes[d.key] = self._unlinked(d, outcomes[d.key], message)
+
+    @staticmethod
+    def _unlinked(deal: DealUpsert, outcome: WriteOutcome, message: str) -> WriteOutcome:
+        return WriteOutcome(
+            deal.key,
+            False,
+            crm_id=outcome.crm_id,
+            created=outcome.created,
+            error=f"deal saved but not linked to company {deal.account_id}: {message}",
+        )
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
         """The renewal deals that exist for `keys`, with stage and closed state, 100 keys per call."""

@@ -25,6 +25,10 @@ MAX_BATCH_READ = 1000
 """v4 association batch read inputs
 (https://developers.hubspot.com/changelog/bug-fix-batch-read-limit-for-hubspot-associations-api )."""
 
+MAX_BATCH_CREATE = 2000
+"""Inputs per v4 batch association create (HubSpot's documented limit for the v4 batch association
+endpoints; e.g. https://docs.workato.com/en/connectors/hubspot/actions/associate-records-batch.html)."""
+
 Link = tuple[str, int, int, str]
 """(to type, to id, association type id, category) of one association to write."""
 
@@ -118,6 +122,12 @@ class AssociationRoutes:
             "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read",
             self.batch_read,
             "read",
+        )
+        router.add(
+            self.vendor,
+            "POST",
+            "/crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create",
+            self.batch_create,
         )
 
     def _ends(self, request: Request) -> tuple[ObjectType, int, ObjectType, int]:
@@ -256,3 +266,83 @@ class AssociationRoutes:
         return json_response(
             batch_envelope(results, started, self.state.now(), errors), 207 if errors else 200
         )
+
+    def batch_create(self, request: Request) -> Response:
+        """Associate many pairs with the given types; 201, or 207 listing the pairs that failed.
+
+        `BatchResponseLabelsBetweenObjectPair[WithErrors]` of crm-associations-v4: one
+        `LabelsBetweenObjectPair` per associated input. A pair whose record is missing, or whose type
+        is not valid between the two object types, fails alone.
+        """
+        started = self.state.now()
+        p = request.params
+        from_type, to_type = resolve_type(p["fromObjectType"]), resolve_type(p["toObjectType"])
+        inputs = (request.json() or {}).get("inputs")
+        if not isinstance(inputs, list) or not inputs:
+            raise api_error(400, VALIDATION_ERROR, "inputs must be a non-empty list")
+        request.batch = BatchServed(len(inputs), MAX_BATCH_CREATE)
+        if len(inputs) > MAX_BATCH_CREATE:
+            raise api_error(
+                400,
+                VALIDATION_ERROR,
+                f"The maximum number of inputs supported in a batch request is {MAX_BATCH_CREATE}",
+            )
+        allowed = {tid for tid, _ in ASSOCIATION_TYPES.get((from_type.name, to_type.name), [])}
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self.state.lock:
+            for item in inputs:
+                item = item if isinstance(item, dict) else {}
+                from_id = str((item.get("from") or {}).get("id", ""))
+                to_id = str((item.get("to") or {}).get("id", ""))
+                raw_types = item.get("types")
+                types: list[Any] = (
+                    [t for t in raw_types if isinstance(t, dict)] if isinstance(raw_types, list) else []
+                )
+                missing = [
+                    (t, i)
+                    for t, i in ((from_type, from_id), (to_type, to_id))
+                    if self.state.objects[t.name].get(i) is None
+                ]
+                if missing:
+                    kind, raw = missing[0]
+                    errors.append(
+                        standard_error(
+                            404,
+                            OBJECT_NOT_FOUND,
+                            f"No {kind.singular} with id {raw} exists",
+                            context={"ids": [raw]},
+                        )
+                    )
+                    continue
+                bad = [t.get("associationTypeId") for t in types if t.get("associationTypeId") not in allowed]
+                if not types or bad:
+                    errors.append(
+                        standard_error(
+                            400,
+                            VALIDATION_ERROR,
+                            f"Association type {bad[0] if bad else None} is not valid from "
+                            f"{from_type.name} to {to_type.name}",
+                        )
+                    )
+                    continue
+                for spec in types:
+                    self.state.associations.add(
+                        from_type.name,
+                        int(from_id),
+                        to_type.name,
+                        int(to_id),
+                        int(spec["associationTypeId"]),
+                        str(spec.get("associationCategory", "HUBSPOT_DEFINED")),
+                    )
+                results.append(
+                    {
+                        "fromObjectTypeId": from_type.type_id,
+                        "fromObjectId": from_id,
+                        "toObjectTypeId": to_type.type_id,
+                        "toObjectId": to_id,
+                        "labels": [],
+                    }
+                )
+        body = batch_envelope(results, started, self.state.now(), errors)
+        return json_response(body, 207 if errors else 201)
