@@ -1,9 +1,9 @@
 """HubSpot connector writes over the unmodified hubspot-api-client, checked in the sandbox's state.
 
 Counts: field updates 1 batch per 100 records; deals 1 upsert per 100 + the pipelines read (once
-per connector) + 1 v4 link per new deal (batch upsert takes no associations) + 1 v4 batch read of
-links per batch holding existing deals; tasks 1 batch read by key per 100 + 1 batch create per 100
-missing ones. Zero inputs make zero calls.
+per connector) + 1 v4 batch association create per 2,000 deals to link (batch upsert takes no
+associations) + 1 v4 batch read of links per 1,000 existing deals; tasks 1 batch read by key per
+100 + 1 batch create per 100 missing ones. Zero inputs make zero calls.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ BATCH_UPSERT = "POST /crm/v3/objects/{objectType}/batch/upsert"
 BATCH_READ = "POST /crm/v3/objects/{objectType}/batch/read"
 BATCH_CREATE = "POST /crm/v3/objects/{objectType}/batch/create"
 PIPELINES = "GET /crm/v3/pipelines/{objectType}"
-LINK = "PUT /crm/v4/objects/{fromObjectType}/{fromObjectId}/associations/{toObjectType}/{toObjectId}"
+LINK = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create"
 LINKS_READ = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/read"
 
 
@@ -113,7 +113,7 @@ def test_deal_upserted_twice_is_one_deal_linked_to_its_company(sandbox: Sandbox,
     connector = connect(sandbox, tmp_path / "cfg")
     first = connector.upsert_deals([deal(1), deal(2)])
     assert [(o.ok, o.created) for o in first] == [(True, True), (True, True)]
-    assert served(sandbox) == {PIPELINES: 1, BATCH_UPSERT: 1, LINK: 2}
+    assert served(sandbox) == {PIPELINES: 1, BATCH_UPSERT: 1, LINK: 1}  # both links in one batch
 
     sandbox.stats.reset()
     second = connector.upsert_deals([deal(1, RenewalStage.NEGOTIATION, 15000.0), deal(2)])
