@@ -520,86 +520,64 @@ def _outcomes(outcomes: list[WriteOutcome]) -> list[tuple[str, bool, bool | None
     return [(o.key, o.ok, o.created) for o in outcomes]
 
 
-def test_one_bad_task_fails_alone_and_a_rerun_creates_nothing_twice(
-    own_sandbox: Sandbox, tmp_path: Path, crm: Crm
+def _as_fetched(kind: str, found: Any) -> tuple[Any, ...]:
+    """What a fetched task or deal says, as a tuple to compare."""
+    if kind == "tasks":
+        return (found.crm_id, found.status, found.is_closed, found.due, found.deleted)
+    return (found.crm_id, found.stage, found.is_closed, found.amount, found.close_date, found.deleted)
+
+
+@pytest.mark.parametrize("kind", ["tasks", "deals"])
+def test_one_bad_task_or_deal_fails_alone_and_a_rerun_creates_nothing_twice(
+    own_sandbox: Sandbox, tmp_path: Path, crm: Crm, kind: str
 ) -> None:
+    """A task on an account the CRM does not have, or a deal owned by an unknown user, fails alone.
+
+    The others are written; a re-run of the same batch finds them (tasks by key, deals by external
+    id) instead of creating them again, and `fetch_tasks` / `fetch_deals` see them as written.
+    """
     connector = connect(own_sandbox, tmp_path, crm)
     accounts, owner = _accounts_and_owner(connector)
-    key_field = connector.mapping.tasks.key_field
-    batch = [task(0, accounts[0], owner), task(1, crm.missing_account, owner), task(2, accounts[1], None)]
-    first = connector.upsert_tasks(batch)
-    assert _outcomes(first) == [
-        (batch[0].key, True, True),
-        (batch[1].key, False, None),
-        (batch[2].key, True, True),
-    ]
-    assert crm.task_error in (first[1].error or "")
-    stored = [r for r in rows(own_sandbox, crm, connector.mapping.tasks.object) if r.get(key_field)]
-    assert sorted(r[key_field] for r in stored) == [batch[0].key, batch[2].key]
+    section = getattr(connector.mapping, kind)
+    if kind == "tasks":
+        batch: list[Any] = [
+            task(0, accounts[0], owner),
+            task(1, crm.missing_account, owner),
+            task(2, accounts[1], None),
+        ]
+        upsert, fetch, refusal = connector.upsert_tasks, connector.fetch_tasks, crm.task_error
+        written: tuple[Any, ...] = (crm.open_task_status, False, date(2026, 11, 9), False)
+    else:
+        batch = [
+            deal(0, accounts[0], owner),
+            deal(1, accounts[1], crm.missing_owner),
+            deal(2, accounts[2], None),
+        ]
+        upsert, fetch, refusal = connector.upsert_deals, connector.fetch_deals, crm.deal_error
+        written = (RenewalStage.PREPARATION, False, 12000.0, date(2027, 1, 1), False)
+    good = [batch[0].key, batch[2].key]
 
-    again = connector.upsert_tasks(batch)
-    assert _outcomes(again) == [
-        (batch[0].key, True, False),
-        (batch[1].key, False, None),
-        (batch[2].key, True, False),
-    ]
-    assert [o.crm_id for o in again] == [o.crm_id for o in first]
-    stored = [r for r in rows(own_sandbox, crm, connector.mapping.tasks.object) if r.get(key_field)]
-    assert len(stored) == 2
-
-    found = connector.fetch_tasks([t.key for t in batch])
-    assert sorted(found) == [batch[0].key, batch[2].key]
-    for outcome in (first[0], first[2]):
-        seen = found[outcome.key]
-        assert (seen.crm_id, seen.status, seen.is_closed, seen.due, seen.deleted) == (
-            outcome.crm_id,
-            crm.open_task_status,
-            False,
-            date(2026, 11, 9),
-            False,
+    def stored() -> list[str]:
+        return sorted(
+            r[section.key_field] for r in rows(own_sandbox, crm, section.object) if r.get(section.key_field)
         )
-    assert found[batch[0].key].owner_id == owner
 
+    first = upsert(batch)
+    assert _outcomes(first) == [(good[0], True, True), (batch[1].key, False, None), (good[1], True, True)]
+    assert refusal in (first[1].error or "")
+    assert stored() == good
 
-def test_one_bad_deal_fails_alone_and_a_rerun_creates_nothing_twice(
-    own_sandbox: Sandbox, tmp_path: Path, crm: Crm
-) -> None:
-    connector = connect(own_sandbox, tmp_path, crm)
-    accounts, owner = _accounts_and_owner(connector)
-    key_field = connector.mapping.deals.key_field
-    batch = [deal(0, accounts[0], owner), deal(1, accounts[1], crm.missing_owner), deal(2, accounts[2], None)]
-    first = connector.upsert_deals(batch)
-    assert _outcomes(first) == [
-        (batch[0].key, True, True),
-        (batch[1].key, False, None),
-        (batch[2].key, True, True),
-    ]
-    assert crm.deal_error in (first[1].error or "")
-    stored = [r for r in rows(own_sandbox, crm, connector.mapping.deals.object) if r.get(key_field)]
-    assert sorted(r[key_field] for r in stored) == [batch[0].key, batch[2].key]
-
-    again = connector.upsert_deals(batch)
-    assert _outcomes(again) == [
-        (batch[0].key, True, False),
-        (batch[1].key, False, None),
-        (batch[2].key, True, False),
-    ]
+    again = upsert(batch)
+    assert _outcomes(again) == [(good[0], True, False), (batch[1].key, False, None), (good[1], True, False)]
     assert [o.crm_id for o in again] == [o.crm_id for o in first]
-    stored = [r for r in rows(own_sandbox, crm, connector.mapping.deals.object) if r.get(key_field)]
-    assert len(stored) == 2
+    assert stored() == good  # nothing created twice
 
-    found = connector.fetch_deals([d.key for d in batch])
-    assert sorted(found) == [batch[0].key, batch[2].key]
-    for outcome in (first[0], first[2]):
-        seen = found[outcome.key]
-        assert (seen.crm_id, seen.stage, seen.is_closed, seen.amount, seen.close_date, seen.deleted) == (
-            outcome.crm_id,
-            RenewalStage.PREPARATION,
-            False,
-            12000.0,
-            date(2027, 1, 1),
-            False,
-        )
+    found = fetch([x.key for x in batch])
+    assert {key: _as_fetched(kind, value) for key, value in found.items()} == {
+        o.key: (o.crm_id, *written) for o in (first[0], first[2])
+    }
+    if kind == "tasks":
+        assert found[good[0]].owner_id == owner
 
 
 # --- writes: batch sizes ------------------------------------------------------------------------
