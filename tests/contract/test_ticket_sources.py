@@ -237,7 +237,7 @@ def test_a_429_is_honoured_and_the_export_limit_is_never_hit(tmp_path: Path, sou
         assert sorted(int(t.id) for t in tickets(pages)) == list(range(1, TICKETS + 1))
         assert http.retries == [(source.name, source.endpoints["export"], "RateLimited", 5.0)]
         # 5 s of Retry-After, then the limiter: ten attempts by t=1005, the 11th waits for t=1060,
-        # the 12th for t=1065 (the faulted attempt counts, as the server cannot be trusted not to).
+        # the 12th for t=1065 (the client counts the refused attempt too: it cannot know it was free).
         assert time.sleeps == [5.0, 55.0, 5.0]
         assert export_calls(box, source) == 3 + 9 + 1
         assert box.stats.snapshot()[source.name]["throttled"] == 1  # only the injected one
