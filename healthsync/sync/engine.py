@@ -13,6 +13,7 @@ an uninterrupted run would have produced.
 from __future__ import annotations
 
 import logging
+import threading
 import time as _time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from zoneinfo import ZoneInfo
 from healthsync.config import Config
 from healthsync.connectors.base import CrmDeal
 from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
-from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted
+from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted, StateError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
 from healthsync.model import Plan
@@ -35,7 +36,7 @@ from healthsync.sync.matching import MatchReport, match_organizations
 from healthsync.sync.plan import Assessment, CallEstimate, build_plan, deal_key, estimate_calls
 from healthsync.sync.pull import pull_accounts, pull_support, pull_usage
 from healthsync.sync.state import StateStore
-from healthsync.sync.state_records import AccountSnapshot, RunStatus
+from healthsync.sync.state_records import AccountSnapshot, Lease, RunStatus
 from healthsync.sync.writer import PlanWriter, WriteReport
 
 __all__ = ["Reporter", "SyncResult", "open_store", "run_sync"]
@@ -103,6 +104,42 @@ class SyncResult:
         }
 
 
+class _LeaseKeeper:
+    """Renews the run lease every third of its time to live while a run works, from a thread.
+
+    A run can outlast the lease (100,000 accounts under realistic rate limits); without renewal a
+    second sync could take the lease and write concurrently. If renewal ever fails (the lease was
+    taken over), `lost` is set and the run stops before writing.
+    """
+
+    def __init__(self, store: StateStore, lease: Lease, ttl: float) -> None:
+        self.store, self.lease, self.ttl = store, lease, ttl
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="healthsync-lease", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.ttl / 3):
+            try:
+                self.lease = self.store.renew_lease(self.lease, self.ttl)
+            except StateError as err:
+                self.lost = str(err)
+                return
+
+    def check(self) -> None:
+        """Raise when the lease was lost, so nothing is written without it."""
+        if self.lost is not None:
+            raise StateError(f"the run lost its lease and stops before writing: {self.lost}")
+
+
 def open_store(config: Config, *, clock: Clock | None = None) -> StateStore:
     """The config's state store (SQLite by default), created or migrated as needed."""
     return StateStore.open(config.state.url, clock=clock)
@@ -139,6 +176,7 @@ class _Run:
     mapping: FieldMapping
     result: SyncResult
     at: datetime
+    keeper: _LeaseKeeper | None = None
 
 
 def run_sync(
@@ -196,7 +234,9 @@ def run_sync(
             )
             status = RunStatus.FAILED
             try:
-                status = _execute(run)
+                with _LeaseKeeper(store, lease, ttl) as keeper:
+                    run.keeper = keeper
+                    status = _execute(run)
             except QuotaExhausted as exc:
                 status = RunStatus.PARTIAL
                 result.errors.append({"kind": "quota", "vendor": exc.vendor, "message": str(exc)})
@@ -355,6 +395,8 @@ def _execute(run: _Run) -> RunStatus:
         return RunStatus.OK
 
     # --- write --------------------------------------------------------------------------------
+    if run.keeper is not None:
+        run.keeper.check()
     reporter.stage("write", result.planned["fields"] + len(plan.task_upserts) + len(plan.deal_upserts))
     written: WriteReport = writer.write(plan)
     result.writes = {"fields": written.fields, "tasks": written.tasks, "deals": written.deals}
