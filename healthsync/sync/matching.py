@@ -3,6 +3,8 @@
 Tickets and CSAT live on Zendesk organizations; scores live on CRM accounts. They are linked in
 order of trust, each step only for what the previous ones left unlinked:
 
+0. **organization id**: the account names the organization itself (the `zendesk_org_id` input
+   field, where a team keeps the Zendesk organization id in the CRM);
 1. **external id**: the organization's `external_id` equals the account's mapped key (e.g. the
    `customer_key` input field) or the account's CRM id (what Zendesk's own CRM integrations store);
 2. **domain**: an organization domain equals an account domain (website or email domains,
@@ -29,7 +31,7 @@ from healthsync.model import Account, SupportOrganization
 
 __all__ = ["Ambiguity", "Link", "MatchReport", "match_organizations", "normalize_domain", "normalize_name"]
 
-Method = Literal["external_id", "domain", "name"]
+Method = Literal["organization_id", "external_id", "domain", "name"]
 
 LEGAL_SUFFIXES = frozenset(
     [
@@ -134,7 +136,7 @@ class MatchReport:
         for link in self.links.values():
             by_method[link.method] += 1
         return {
-            **{f"by_{m}": by_method.get(m, 0) for m in ("external_id", "domain", "name")},
+            **{f"by_{m}": by_method.get(m, 0) for m in ("organization_id", "external_id", "domain", "name")},
             "ambiguous": len(self.ambiguous),
             "unmatched_organizations": len(self.unmatched_organizations),
             "unmatched_accounts": len(self.unmatched_accounts),
@@ -174,6 +176,13 @@ def match_organizations(
         return "\x00".join(sorted(values))
 
     steps: list[tuple[Method, Mapping[str, set[str]]]] = [
+        (
+            "organization_id",
+            _index(
+                live_accounts,
+                (str(a.external_keys.get("zendesk_org_id") or "").strip().casefold() for a in live_accounts),
+            ),
+        ),
         ("external_id", _index(live_accounts, (keys_of(a) for a in live_accounts))),
         (
             "domain",
@@ -189,6 +198,7 @@ def match_organizations(
     ]
     for org in sorted((o for o in organizations if not o.deleted), key=lambda o: o.id):
         probes: dict[Method, list[str]] = {
+            "organization_id": [org.id.strip().casefold()],
             "external_id": [org.external_id.strip().casefold()]
             if org.external_id and org.external_id.strip()
             else [],

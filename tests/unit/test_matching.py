@@ -125,3 +125,13 @@ def test_several_organizations_may_share_an_account_and_deleted_records_are_igno
     assert report.organizations_of() == {"001A": ["10", "11"]}
     assert report.unmatched_organizations == ["12"]
     assert "13" not in report.links
+
+
+def test_an_account_naming_its_organization_wins_over_every_other_clue() -> None:
+    named = Account(crm_id="001A", name="Acme Corp", external_keys={"zendesk_org_id": "77"})
+    other = account("001B", "Acme Corp", key="C9", domains=("acme.com",))
+    orgs = [org("77", "Acme Corp", external_id="c9", domains=("acme.com",))]  # every other clue: 001B
+    report = match_organizations([named, other], orgs)
+    assert report.links["77"].account_id == "001A"
+    assert report.links["77"].method == "organization_id"
+    assert report.counts()["by_organization_id"] == 1
