@@ -33,9 +33,10 @@ from healthsync.connectors.hubspot_read import CompanyReader, StreamSpec
 from healthsync.connectors.hubspot_write import Pipeline, Writer
 from healthsync.connectors.incremental import WatermarkState
 from healthsync.connectors.paging import HubSpotAfterPaginator
-from healthsync.errors import ConfigError
+from healthsync.errors import ConfigError, VendorError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.mappings.validate import LiveSchema
 from healthsync.model import Account, DealUpsert, TaskUpsert
 from healthsync.secrets import resolve
 
@@ -167,6 +168,19 @@ class HubSpotConnector:
                     id=str(owner.id), name=name, email=owner.email, active=not bool(owner.archived)
                 )
         return out
+
+    def live_schema(self, objects: Sequence[str]) -> LiveSchema:
+        """The live properties of `objects` and the deal pipelines, read afresh (one call each)."""
+        found: dict[str, ObjectSchema] = {}
+        for name in dict.fromkeys(objects):
+            try:
+                found[name] = self.describe_object(name)
+            except VendorError as exc:
+                if exc.status not in (400, 404):
+                    raise
+        self._pipelines = None
+        pipelines = {label: dict(p.stages) for label, p in self.pipelines().items()}
+        return LiveSchema(found, pipelines)
 
     def pipelines(self) -> dict[str, Pipeline]:
         """Deal pipelines by label with their stage ids by label; read once, then cached."""

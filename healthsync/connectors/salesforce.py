@@ -41,9 +41,10 @@ from healthsync.connectors.salesforce_write import (
     apply_task_upserts,
 )
 from healthsync.connectors.sessions import make_session
-from healthsync.errors import ConfigError
+from healthsync.errors import ConfigError, VendorError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.mappings.validate import LiveSchema
 from healthsync.model import Account, DealUpsert, TaskUpsert
 from healthsync.secrets import Secret, resolve
 
@@ -134,6 +135,17 @@ class SalesforceConnector:
     def describe(self, object_name: str | None = None) -> ObjectSchema:
         """The live schema of the account object (or of `object_name`): one describe call."""
         return fetch_schema(self.api, object_name or self.mapping.account.object)
+
+    def live_schema(self, objects: Sequence[str]) -> LiveSchema:
+        """The live schema of `objects` (one describe each); an object the user cannot see is absent."""
+        found: dict[str, ObjectSchema] = {}
+        for name in dict.fromkeys(objects):
+            try:
+                found[name] = fetch_schema(self.api, name)
+            except VendorError as exc:
+                if exc.status != 404:
+                    raise
+        return LiveSchema(found, None)
 
     def owners(self) -> dict[str, Owner]:
         """Active users by id (one query per 2,000 users)."""

@@ -13,15 +13,15 @@ Transforms are names from a registry, never code: `date`, `datetime`, `number`, 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from healthsync.errors import ConfigProblem, MappingError
-from healthsync.tomlsource import KeyPath, TomlDocument, load_toml, parse_toml
+from healthsync.tomlsource import KeyPath, TomlDocument, dotted, load_toml, parse_toml
 
 __all__ = [
     "DEFAULT_TRANSFORMS",
@@ -153,6 +153,19 @@ class FieldMapping(_Strict):
         """The transform of input or output `name`: the mapping's own, else the built-in default."""
         return self.account.transforms.get(name) or DEFAULT_TRANSFORMS.get(name)
 
+    def problem(self, path: KeyPath, message: str, fix: str | None = None) -> ConfigProblem:
+        """A problem located at the file and line where `path` was written (user file, else built-in)."""
+        if self._where is None:
+            source = self.sources[-1] if self.sources else "mapping"
+            return ConfigProblem(source=source, key=dotted(path), message=message, fix=fix)
+        return self._where(path).problem(path, message, fix)
+
+    _where: Callable[[KeyPath], TomlDocument] | None = PrivateAttr(None)
+
+
+def _default_path(crm: CrmName) -> str:
+    return str(Path(str(resources.files("healthsync.mappings").joinpath(f"{crm}.toml"))))
+
 
 def _default_text(crm: CrmName) -> str:
     return resources.files("healthsync.mappings").joinpath(f"{crm}.toml").read_text(encoding="utf-8")
@@ -174,7 +187,7 @@ def load_mapping(crm: CrmName, user_file: str | Path | None = None) -> FieldMapp
     Raises:
         MappingError: one problem per mistake, each naming the file, line, key and fix.
     """
-    default_doc = parse_toml(_default_text(crm), f"<built-in {crm} mapping>")
+    default_doc = parse_toml(_default_text(crm), f"{_default_path(crm)} (built-in)")
     user_doc = load_toml(user_file) if user_file is not None else None
     data = _merge(default_doc.data, user_doc.data if user_doc else {})
     data["crm"] = crm
@@ -197,6 +210,7 @@ def load_mapping(crm: CrmName, user_file: str | Path | None = None) -> FieldMapp
     problems += _check(mapping, where)
     if problems:
         raise MappingError(f"invalid {crm} mapping", problems)
+    mapping._where = where
     return mapping
 
 

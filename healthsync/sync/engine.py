@@ -27,6 +27,8 @@ from healthsync.connectors.registry import crm_connector, ticket_source, usage_s
 from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted, StateError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.mappings.schema import required_schema
+from healthsync.mappings.validate import check_live_schema, raise_for
 from healthsync.model import Plan
 from healthsync.scoring.rules import RuleSet, default_rules, load_rules
 from healthsync.scoring.signals import SignalThresholds
@@ -279,6 +281,10 @@ def _execute(run: _Run) -> RunStatus:
     zendesk = ticket_source(config, run.http, clock=run.clock)
     usage = usage_source(config)
     day = result.as_of
+
+    # --- the mapping against the live schema: read once per run, so a field added since is seen ---
+    needs = required_schema(run.mapping)
+    raise_for(run.mapping, check_live_schema(run.mapping, crm.live_schema(needs.objects), needs))
 
     # --- pull ---------------------------------------------------------------------------------
     reporter.stage("accounts")
