@@ -180,7 +180,18 @@ class HubSpotConnector:
                     raise
         self._pipelines = None
         pipelines = {label: dict(p.stages) for label, p in self.pipelines().items()}
-        return LiveSchema(found, pipelines)
+        groups_api = self.api.api("crm.properties.groups_api")
+        account = self.mapping.account.object
+        answer = self.api.call(
+            f"property_groups.{account}",
+            lambda: groups_api.get_all(object_type=account),
+            idempotent=True,
+            kind="read",
+        )
+        groups = {
+            account: tuple(str(g.name) for g in answer.results or [] if not getattr(g, "archived", False))
+        }
+        return LiveSchema(found, pipelines, groups)
 
     def pipelines(self) -> dict[str, Pipeline]:
         """Deal pipelines by label with their stage ids by label; read once, then cached."""

@@ -41,10 +41,13 @@ class LiveSchema:
     Attributes:
         objects: object name → its fields (an object missing here does not exist).
         pipelines: HubSpot deal pipelines, label → {stage label: stage id}; None for Salesforce.
+        groups: HubSpot property groups per object.
     """
 
     objects: Mapping[str, ObjectSchema] = field(default_factory=dict)
     pipelines: Mapping[str, Mapping[str, str]] | None = None
+    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """HubSpot property group names per object (empty for Salesforce)."""
 
 
 @dataclass(frozen=True)
