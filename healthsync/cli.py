@@ -291,7 +291,16 @@ def check(config_path: Path, as_json: bool) -> None:
 
     Example: healthsync check
     """
-    _later("check", 7, "mappings and validation")
+    from healthsync.check import run_checks
+    from healthsync.render_sync import print_check
+
+    report = run_checks(config_path)
+    if as_json:
+        _print_json(report.to_json())
+    else:
+        print_check(_console(), report)
+    if not report.ok:
+        sys.exit(1)
 
 
 @cli.group(cls=_Group)

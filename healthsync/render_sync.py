@@ -24,6 +24,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from healthsync.check import CheckReport
 from healthsync.sync.engine import Reporter, SyncResult
 from healthsync.sync.explain import Explanation
 from healthsync.sync.state_records import DeadLetter, RunRecord
@@ -32,6 +33,7 @@ __all__ = [
     "LineReporter",
     "RichReporter",
     "plan_to_json",
+    "print_check",
     "print_explanation",
     "print_plan",
     "print_status",
@@ -348,3 +350,15 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
 def band_counts(result: SyncResult) -> Counter[str]:
     """Accounts per band in a run."""
     return Counter(a.result.band.value for a in result.assessments)
+
+
+def print_check(console: Console, report: CheckReport) -> None:
+    """The checklist: ✓ or ✗ per item, each ✗ with its problems and its fix."""
+    marks = {True: "[green]\u2713[/]", False: "[red]\u2717[/]", None: "[dim]-[/]"}
+    for item in report.items:
+        console.print(f"{marks[item.ok]} {item.name}: {item.detail}", highlight=False)
+        for problem in item.problems:
+            console.print(f"    {problem}", highlight=False, markup=False)
+        if item.ok is False and item.fix:
+            console.print(f"    fix: {item.fix}", highlight=False, markup=False)
+    console.print("all checks passed" if report.ok else "some checks failed", highlight=False)

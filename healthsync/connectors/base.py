@@ -95,6 +95,10 @@ class ObjectSchema:
 
     object: str
     fields: dict[str, FieldSchema] = field(default_factory=dict)
+    createable: bool = True
+    """healthsync's user may create records of this object (Salesforce describe `createable`)."""
+    updateable: bool = True
+    """healthsync's user may edit records of this object."""
 
     def get(self, name: str) -> FieldSchema | None:
         """A field by name; Salesforce names are case-insensitive, HubSpot's are lower case."""

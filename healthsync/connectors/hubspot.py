@@ -193,6 +193,11 @@ class HubSpotConnector:
         }
         return LiveSchema(found, pipelines, groups)
 
+    def missing_permissions(self, live: LiveSchema) -> list[str]:
+        """What the private app's token may not do but must (objects it cannot read)."""
+        objects = (self.mapping.account.object, self.mapping.tasks.object, self.mapping.deals.object)
+        return [f"read {obj}" for obj in dict.fromkeys(objects) if obj not in live.objects]
+
     def pipelines(self) -> dict[str, Pipeline]:
         """Deal pipelines by label with their stage ids by label; read once, then cached."""
         if self._pipelines is None:

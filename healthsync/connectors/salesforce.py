@@ -147,6 +147,23 @@ class SalesforceConnector:
                     raise
         return LiveSchema(found, None)
 
+    def missing_permissions(self, live: LiveSchema) -> list[str]:
+        """What healthsync's user may not do but must: edit accounts, create tasks and deals."""
+        wanted = [
+            (self.mapping.account.object, "edit", "updateable"),
+            (self.mapping.tasks.object, "create", "createable"),
+            (self.mapping.deals.object, "create", "createable"),
+            (self.mapping.deals.object, "edit", "updateable"),
+        ]
+        missing = []
+        for obj, verb, flag in wanted:
+            schema = live.objects.get(obj)
+            if schema is None:
+                missing.append(f"read {obj}")
+            elif not getattr(schema, flag):
+                missing.append(f"{verb} {obj}")
+        return list(dict.fromkeys(missing))
+
     def owners(self) -> dict[str, Owner]:
         """Active users by id (one query per 2,000 users)."""
         return fetch_owners(self.api)

@@ -279,7 +279,12 @@ def to_object_schema(describe: Mapping[str, Any]) -> ObjectSchema:
             options=options,
             custom=bool(item.get("custom")),
         )
-    return ObjectSchema(object=str(describe.get("name") or ""), fields=fields)
+    return ObjectSchema(
+        object=str(describe.get("name") or ""),
+        fields=fields,
+        createable=bool(describe.get("createable", True)),
+        updateable=bool(describe.get("updateable", True)),
+    )
 
 
 def fetch_schema(api: SalesforceApi, object_name: str) -> ObjectSchema:

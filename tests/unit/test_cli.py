@@ -30,8 +30,9 @@ ALL_COMMANDS = _commands(cli)
 ENGINE_COMMANDS = [("sync", []), ("plan", []), ("explain", ["Acme"]), ("status", [])]
 """Commands of the sync engine (issue #6), which need a config."""
 
+CHECKED = [("check", [])]
+
 LATER = [
-    ("check", [], 7),
     ("fields apply", [], 7),
     ("report", ["--html", "x.html"], 10),
     ("auth set", ["hubspot"], 8),
@@ -50,7 +51,7 @@ def runner():
 def test_design_commands_all_exist():
     names = {name for name, _ in ALL_COMMANDS}
     expected = {"rules show", "rules test", "demo"} | {name for name, _, _ in LATER}
-    expected |= {name for name, _ in ENGINE_COMMANDS}
+    expected |= {name for name, _ in ENGINE_COMMANDS} | {"check"}
     assert expected <= names
 
 
@@ -219,3 +220,14 @@ def test_engine_commands_name_a_missing_config_and_exit_2(runner, tmp_path, name
     assert result.exit_code == 2
     assert str(missing) in result.output
     assert "Traceback" not in result.output
+
+
+def test_check_reports_a_missing_config_as_a_failed_item(runner, tmp_path):
+    missing = tmp_path / "nowhere.toml"
+    result = runner.invoke(cli, ["check", "--json", "--config", str(missing)])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert report["checks"][0]["name"] == "config"
+    assert report["checks"][0]["status"] == "failed"
+    assert str(missing) in report["checks"][0]["detail"] + " ".join(report["checks"][0]["problems"])
