@@ -30,8 +30,6 @@ ALL_COMMANDS = _commands(cli)
 ENGINE_COMMANDS = [("sync", []), ("plan", []), ("explain", ["Acme"]), ("status", [])]
 """Commands of the sync engine (issue #6), which need a config."""
 
-CHECKED = [("check", [])]
-
 LATER = [
     ("fields apply", [], 7),
     ("report", ["--html", "x.html"], 10),
