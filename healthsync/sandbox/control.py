@@ -7,7 +7,8 @@ need no credentials (the sandbox listens on loopback only by default).
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from healthsync.sandbox.wire import ApiError, Request, Response, Router, json_response
 
@@ -17,6 +18,17 @@ if TYPE_CHECKING:
 __all__ = ["register_control"]
 
 PREFIX = "/_sandbox"
+
+
+@runtime_checkable
+class _Restrictable(Protocol):
+    """A vendor app whose API user can lose write permissions (`SalesforceApp`)."""
+
+    def restrict(self, *, fields: Iterable[str] = (), objects: Iterable[str] = ()) -> dict[str, Any]: ...
+
+    def unrestrict(self) -> dict[str, Any]: ...
+
+    def restrictions(self) -> dict[str, Any]: ...
 
 
 def _body(request: Request) -> dict[str, Any]:
@@ -88,6 +100,33 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         now = sandbox.clock.now()
         return json_response({"now": now.isoformat(), "today": now.date().isoformat(), "changes": summary})
 
+    def restrictable(request: Request) -> _Restrictable:
+        app = sandbox.app(request.params["vendor"])
+        if not isinstance(app, _Restrictable):
+            raise ApiError(404, {"error": f"{app.name} has no permission switch"})
+        return app
+
+    def permissions_get(request: Request) -> Response:
+        return json_response(restrictable(request).restrictions())
+
+    def permissions_restrict(request: Request) -> Response:
+        # {"fields": ["Account.Health_Score__c"], "objects": ["Task"]}: read-only for the API user,
+        # on top of earlier restrictions; DELETE gives full access back.
+        data = _body(request)
+        unknown = set(data) - {"fields", "objects"}
+        if unknown:
+            raise ApiError(400, {"error": f"unknown keys {sorted(unknown)}; give fields and/or objects"})
+        try:
+            restricted = restrictable(request).restrict(
+                fields=data.get("fields") or (), objects=data.get("objects") or ()
+            )
+        except (TypeError, ValueError) as exc:
+            raise ApiError(400, {"error": str(exc)}) from None
+        return json_response(restricted)
+
+    def permissions_clear(request: Request) -> Response:
+        return json_response(restrictable(request).unrestrict())
+
     routes = [
         ("GET", "", index),
         ("GET", "/stats", stats),
@@ -101,6 +140,9 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         ("GET", "/clock", clock),
         ("POST", "/advance", advance),
         ("POST", "/clock/advance", advance),
+        ("GET", "/permissions/{vendor}", permissions_get),
+        ("POST", "/permissions/{vendor}", permissions_restrict),
+        ("DELETE", "/permissions/{vendor}", permissions_clear),
     ]
     for method, path, handler in routes:
         router.add("_sandbox", method, PREFIX + path, handler)

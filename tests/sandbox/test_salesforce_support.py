@@ -142,3 +142,8 @@ def wsdl_shape(
 def status_codes() -> set[str]:
     """Every `StatusCode` value of the Partner WSDL."""
     return _wsdl()[1]["StatusCode"]
+
+
+def exception_codes() -> set[str]:
+    """Every `ExceptionCode` value of the Partner WSDL (request-level errors such as MALFORMED_QUERY)."""
+    return _wsdl()[1]["ExceptionCode"]

@@ -15,12 +15,17 @@ and 5,000,000 otherwise; set `daily_api_limit` to change it. It resets when the 
 
 Fault hook for row-lock contention: `lock_rows(ids, times)` (see `writes.py`); pending locks are
 visible at `/_sandbox/state/salesforce/_locks`.
+
+Permission switch for `healthsync check`: `restrict(fields=["Account.Health_Score__c"],
+objects=["Task"])` makes those read-only for the API user, `unrestrict()` gives full access back
+(`permissions.py`); also `POST/GET/DELETE /_sandbox/permissions/salesforce`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterable
 from typing import Any
 
 from healthsync.sandbox.dataset import Dataset, Delta
@@ -30,12 +35,15 @@ from healthsync.sandbox.salesforce.errors import error_body, error_response
 from healthsync.sandbox.salesforce.ids import KEY_PREFIXES, SERIES_SYSTEM, make_id
 from healthsync.sandbox.salesforce.objects import build_schema
 from healthsync.sandbox.salesforce.org import Org
+from healthsync.sandbox.salesforce.permissions import Permissions
 from healthsync.sandbox.salesforce.routes_oauth import oauth_routes
 from healthsync.sandbox.salesforce.routes_read import read_routes, render_row
-from healthsync.sandbox.salesforce.routes_write import add_custom_field_row, write_routes
+from healthsync.sandbox.salesforce.routes_tooling import add_custom_field_row, tooling_routes
+from healthsync.sandbox.salesforce.routes_write import write_routes
 from healthsync.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
 from healthsync.sandbox.salesforce.seed import account_row, api_user_row, user_row
 from healthsync.sandbox.salesforce.store import Cursors, Store
+from healthsync.sandbox.salesforce.value_sets import SHARED_ID, ValueSets
 from healthsync.sandbox.salesforce.writes import Writer
 from healthsync.sandbox.vendor import SandboxContext
 from healthsync.sandbox.wire import ApiError, Handler, Request, Response, Route, Router, json_response
@@ -61,7 +69,22 @@ def _tooling_schema() -> Schema:
         FieldDef("LastModifiedDate", "datetime", createable=False, updateable=False),
     ):
         obj.add(definition)
-    return Schema([obj])
+    # StandardValueSet rows live in `ValueSets`, not in the store (they share one Id).
+    value_set = ObjectDef("StandardValueSet", "Standard Value Set", "Standard Value Sets", SHARED_ID[:3],
+                          createable=False, updateable=True, deletable=False, has_is_deleted=False,
+                          url_field="DurableId")  # fmt: skip
+    for definition in (
+        FieldDef("Id", "id", length=18, createable=False, updateable=False, nillable=False),
+        FieldDef("DurableId", "string", label="Durable ID", length=255, createable=False, updateable=False),
+        FieldDef("FullName", "string", label="Full Name", length=255, updateable=False),
+        FieldDef(
+            "MasterLabel", "string", label="Master Label", length=255, createable=False, updateable=False
+        ),
+        FieldDef("NamespacePrefix", "string", label="Namespace Prefix", length=15, createable=False),
+        FieldDef("Metadata", "complexvalue"),
+    ):
+        value_set.add(definition)
+    return Schema([obj, value_set])
 
 
 class SalesforceApp:
@@ -75,15 +98,18 @@ class SalesforceApp:
         store = Store(schema)
         self.api_user = make_id(KEY_PREFIXES["User"], 0, SERIES_SYSTEM)
         tooling = _tooling_schema()
+        permissions = Permissions()
         self.org = Org(
             ctx=ctx,
             schema=schema,
             store=store,
-            writer=Writer(schema, store, ctx.clock.now, self.api_user),
+            writer=Writer(schema, store, ctx.clock.now, self.api_user, permissions),
             cursors=Cursors(),
             tooling_schema=tooling,
             tooling_store=Store(tooling),
             quota=DailyQuota(REALISTIC_DAILY_LIMIT if ctx.rate_limits else RELAXED_DAILY_LIMIT),
+            value_sets=ValueSets(schema),
+            permissions=permissions,
         )
         digest = hashlib.sha256(f"healthsync-sandbox-salesforce-{ctx.seed}".encode()).hexdigest()
         # Looks like a real session id: org id, "!", then an opaque secret.
@@ -111,6 +137,24 @@ class SalesforceApp:
         """Make the next `times` writes touching each record fail with UNABLE_TO_LOCK_ROW."""
         self.org.writer.lock_rows(record_ids, times)
 
+    def restrict(self, *, fields: Iterable[str] = (), objects: Iterable[str] = ()) -> dict[str, Any]:
+        """Make `fields` (`Object.Field`) and `objects` read-only for the API user; the restrictions in force.
+
+        Describe then reports them `createable/updateable: false` and writes to them are refused
+        (see `permissions.py` for the error codes). Restrictions add up until `unrestrict()`.
+        """
+        self.org.permissions.restrict(fields=fields, objects=objects)
+        return self.restrictions()
+
+    def unrestrict(self) -> dict[str, Any]:
+        """Give the API user full access again."""
+        self.org.permissions.clear()
+        return self.restrictions()
+
+    def restrictions(self) -> dict[str, Any]:
+        """`{"fields": [...], "objects": [...]}`: what `restrict` made read-only."""
+        return self.org.permissions.snapshot()
+
     # --- VendorApp --------------------------------------------------------------------------------
 
     def register(self, router: Router) -> None:
@@ -120,6 +164,7 @@ class SalesforceApp:
             (m, t, h, k)
             for m, t, h, k in [
                 *write_routes(self.org),
+                *tooling_routes(self.org),
                 *oauth_routes(self.org, lambda: self.token, self.api_user),
             ]
         ]
@@ -175,23 +220,23 @@ class SalesforceApp:
                 self.org.store.put("Account", row)
 
     def objects(self) -> list[str]:
-        """The sObjects `/_sandbox/state/salesforce/{object}` dumps, plus `CustomField` and `_locks`."""
-        return [*self.org.schema.names(), "CustomField", "_locks"]
+        """The sObjects `/_sandbox/state/salesforce/{object}` dumps, plus Tooling objects and `_locks`."""
+        return [*self.org.schema.names(), "CustomField", "StandardValueSet", "_locks"]
 
     def state(self, object_name: str) -> list[dict[str, Any]]:
         """Every stored record (deleted ones too, with IsDeleted) in Id order."""
         if object_name == "_locks":
             return self.org.writer.pending_locks()
-        if object_name == "CustomField":
-            obj = self.org.tooling_schema.get("CustomField")
-            rows = self.org.tooling_store.records("CustomField")
+        if object_name in {"CustomField", "StandardValueSet"}:
+            obj = self.org.tooling_schema.get(object_name)
+            rows = self.org.tooling_records.records(object_name)
         else:
             obj = self.org.schema.get(object_name)
             if obj is None or obj.name != object_name:
                 raise KeyError(object_name)
             rows = self.org.store.records(object_name)
         assert obj is not None
-        return [render_row(obj, row, API_VERSION) for row in sorted(rows, key=lambda r: r["Id"])]
+        return [render_row(obj, row, API_VERSION) for row in sorted(rows, key=lambda r: r[obj.url_field])]
 
     def authenticate(self, request: Request) -> Response | None:
         """401 INVALID_SESSION_ID unless the request carries the org's session token."""

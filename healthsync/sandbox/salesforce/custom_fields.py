@@ -45,7 +45,9 @@ _MAX_PRECISION = 18
 
 
 def _int(metadata: dict[str, Any], key: str, default: int) -> int:
-    value = metadata.get(key, default)
+    value = metadata.get(key)
+    if value is None:  # absent, or null as the Tooling API's full Metadata shape sends it
+        value = default
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise MetadataError(f"{key}: value not of required type: {value}")
     try:
@@ -169,7 +171,8 @@ HEALTHSYNC_FIELDS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("Account.Days_To_Renewal__c", _number("Days To Renewal", 6, 0)),
     ("Account.Health_Last_Synced__c", {"type": "DateTime", "label": "Health Last Synced"}),
-    ("Task.Healthsync_Key__c", _text("Healthsync Key", 255, key=True)),
+    # Task fields are Activity fields (Task.X__c is refused; routes_tooling.py).
+    ("Activity.Healthsync_Key__c", _text("Healthsync Key", 255, key=True)),
     ("Opportunity.Healthsync_Renewal_Key__c", _text("Healthsync Renewal Key", 255, key=True)),
     (
         "Opportunity.Loss_Reason__c",

@@ -3,12 +3,17 @@
 Key names and value types follow the Partner WSDL's `DescribeGlobalResult`,
 `DescribeGlobalSObjectResult`, `DescribeSObjectResult`, `Field` and `PicklistEntry`, which the REST
 API serialises as JSON (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_sobject_describe.htm).
+
+`createable`/`updateable`/`deletable` are the API user's, so they follow `Permissions` (object
+permissions and field-level security). `picklistValues` lists active values only: a value removed
+from a standard value set is deactivated, not deleted, and no longer offered.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from healthsync.sandbox.salesforce.permissions import Permissions
 from healthsync.sandbox.salesforce.schema import NUMBER_TYPES, STRING_TYPES, FieldDef, ObjectDef, Schema
 
 __all__ = ["basic_info", "describe_field", "describe_global", "describe_object", "object_summary"]
@@ -23,8 +28,16 @@ def _byte_length(f: FieldDef) -> int:
     return 0
 
 
-def describe_field(f: FieldDef) -> dict[str, Any]:
-    """One entry of `fields[]`."""
+_FULL_ACCESS = Permissions()
+
+
+def describe_field(
+    f: FieldDef, obj: ObjectDef | None = None, permissions: Permissions | None = None
+) -> dict[str, Any]:
+    """One entry of `fields[]`, as the API user (`permissions` on `obj`) sees it."""
+    perms = permissions or _FULL_ACCESS
+    createable = f.createable if obj is None else perms.field_createable(obj, f)
+    updateable = f.updateable if obj is None else perms.field_updateable(obj, f)
     sortable = f.type != "textarea" or f.length <= 255
     return {
         "aggregatable": sortable,
@@ -37,7 +50,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
         "caseSensitive": f.case_sensitive,
         "compoundFieldName": None,
         "controllerName": None,
-        "createable": f.createable,
+        "createable": createable,
         "custom": f.custom,
         "defaultValue": f.default_value,
         "defaultValueFormula": None,
@@ -75,6 +88,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
                 "value": p.value,
             }
             for p in f.picklist
+            if p.active
         ],
         "polymorphicForeignKey": len(f.reference_to) > 1,
         "precision": f.precision,
@@ -91,7 +105,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
         "sortable": sortable,
         "type": f.type,
         "unique": f.unique,
-        "updateable": f.updateable,
+        "updateable": updateable,
         "writeRequiresMasterRead": False,
     }
 
@@ -107,17 +121,18 @@ def _urls(obj: ObjectDef, version: str) -> dict[str, str]:
     }
 
 
-def object_summary(obj: ObjectDef, version: str) -> dict[str, Any]:
+def object_summary(obj: ObjectDef, version: str, permissions: Permissions | None = None) -> dict[str, Any]:
     """The describeGlobal entry for one sObject (also `objectDescribe` of the basic-info resource)."""
+    perms = permissions or _FULL_ACCESS
     return {
         "activateable": False,
         "associateEntityType": None,
         "associateParentEntity": None,
-        "createable": obj.createable,
+        "createable": perms.createable(obj),
         "custom": False,
         "customSetting": False,
         "deepCloneable": False,
-        "deletable": obj.deletable,
+        "deletable": perms.deletable(obj),
         "deprecatedAndHidden": False,
         "feedEnabled": obj.name != "User",
         "hasSubtypes": False,
@@ -137,30 +152,30 @@ def object_summary(obj: ObjectDef, version: str) -> dict[str, Any]:
         "searchable": True,
         "triggerable": True,
         "undeletable": obj.has_is_deleted,
-        "updateable": obj.updateable,
+        "updateable": perms.updateable(obj),
         "urls": _urls(obj, version),
     }
 
 
-def describe_global(schema: Schema, version: str) -> dict[str, Any]:
+def describe_global(schema: Schema, version: str, permissions: Permissions | None = None) -> dict[str, Any]:
     """`GET /sobjects`: every sObject of the org."""
     return {
         "encoding": "UTF-8",
         "maxBatchSize": MAX_BATCH_SIZE,
-        "sobjects": [object_summary(obj, version) for obj in schema],
+        "sobjects": [object_summary(obj, version, permissions) for obj in schema],
     }
 
 
-def describe_object(obj: ObjectDef, version: str) -> dict[str, Any]:
+def describe_object(obj: ObjectDef, version: str, permissions: Permissions | None = None) -> dict[str, Any]:
     """`GET /sobjects/{type}/describe`: the object with every field."""
-    out = object_summary(obj, version)
+    out = object_summary(obj, version, permissions)
     out.pop("urls")
     out.update(
         {
             "actionOverrides": [],
             "childRelationships": [],
             "compactLayoutable": True,
-            "fields": [describe_field(f) for f in obj.fields.values()],
+            "fields": [describe_field(f, obj, permissions) for f in obj.fields.values()],
             "implementedBy": None,
             "implementsInterfaces": None,
             "namedLayoutInfos": [],
@@ -188,6 +203,6 @@ def describe_object(obj: ObjectDef, version: str) -> dict[str, Any]:
     return dict(sorted(out.items()))
 
 
-def basic_info(obj: ObjectDef, version: str) -> dict[str, Any]:
+def basic_info(obj: ObjectDef, version: str, permissions: Permissions | None = None) -> dict[str, Any]:
     """`GET /sobjects/{type}`: the object summary and recently viewed items (none here)."""
-    return {"objectDescribe": object_summary(obj, version), "recentItems": []}
+    return {"objectDescribe": object_summary(obj, version, permissions), "recentItems": []}

@@ -4,31 +4,49 @@ Field lists follow the Object Reference (https://developer.salesforce.com/docs/a
 trimmed to what a CRM integration reads or writes; picklists carry Salesforce's default values.
 A provisioned org also has healthsync's custom fields and the renewal picklist values (sandbox
 brief, "Shared naming"); an unprovisioned one has only the standard schema, as a fresh org would.
+
+Task custom fields are defined on `Activity`, the shared parent of Task and Event: a field created
+as `Activity.X__c` appears on every activity object the org has (here: Task; the sandbox has no
+Event). `ACTIVITY_OBJECTS` names them.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from healthsync.sandbox.salesforce.custom_fields import HEALTHSYNC_FIELDS, field_from_metadata
 from healthsync.sandbox.salesforce.ids import KEY_PREFIXES
 from healthsync.sandbox.salesforce.schema import FieldDef, ObjectDef, Picklist, Schema
 
-__all__ = ["CLOSED_STAGES", "RENEWAL_STAGES", "build_schema"]
+__all__ = ["ACTIVITY_OBJECTS", "RENEWAL_STAGES", "activity_objects", "build_schema"]
 
-# Opportunity stages of a new org (OpportunityStage defaults) and the renewal stages healthsync adds.
+ACTIVITY_OBJECTS = ("Task", "Event")
+"""The objects an `Activity.X__c` custom field lands on (those the org has)."""
+
+# Opportunity stages of a new org (OpportunityStage defaults: probability %, forecast category,
+# closed, won) and the renewal stages healthsync adds. Forecast categories are the Metadata API's
+# ForecastCategories values (Omitted, Pipeline, BestCase, Forecast, Closed).
 STANDARD_STAGES = (
-    "Prospecting",
-    "Qualification",
-    "Needs Analysis",
-    "Value Proposition",
-    "Id. Decision Makers",
-    "Perception Analysis",
-    "Proposal/Price Quote",
-    "Negotiation/Review",
-    "Closed Won",
-    "Closed Lost",
+    Picklist("Prospecting", "Prospecting", probability=10, forecast_category="Pipeline"),
+    Picklist("Qualification", "Qualification", probability=10, forecast_category="Pipeline"),
+    Picklist("Needs Analysis", "Needs Analysis", probability=20, forecast_category="Pipeline"),
+    Picklist("Value Proposition", "Value Proposition", probability=50, forecast_category="Pipeline"),
+    Picklist("Id. Decision Makers", "Id. Decision Makers", probability=60, forecast_category="Pipeline"),
+    Picklist("Perception Analysis", "Perception Analysis", probability=70, forecast_category="Pipeline"),
+    Picklist("Proposal/Price Quote", "Proposal/Price Quote", probability=75, forecast_category="Pipeline"),
+    Picklist("Negotiation/Review", "Negotiation/Review", probability=90, forecast_category="Pipeline"),
+    Picklist("Closed Won", "Closed Won", closed=True, won=True, probability=100, forecast_category="Closed"),
+    Picklist(
+        "Closed Lost", "Closed Lost", closed=True, won=False, probability=0, forecast_category="Omitted"
+    ),
 )
 RENEWAL_STAGES = ("Preparation", "Initiation", "Negotiation", "Approval")
-CLOSED_STAGES = {"Closed Won", "Closed Lost"}
+_RENEWAL_STAGE_VALUES = (
+    Picklist("Preparation", "Preparation", probability=10, forecast_category="Pipeline"),
+    Picklist("Initiation", "Initiation", probability=25, forecast_category="Pipeline"),
+    Picklist("Negotiation", "Negotiation", probability=50, forecast_category="BestCase"),
+    Picklist("Approval", "Approval", probability=75, forecast_category="Forecast"),
+)
 # `Type='Renewal'` is not a default Opportunity type (vendor-facts.md §6).
 OPPORTUNITY_TYPES = (
     "Existing Customer - Upgrade",
@@ -44,10 +62,16 @@ INDUSTRIES = (
     "Telecommunications", "Transportation", "Utilities", "Other",
 )  # fmt: skip
 TASK_STATUSES = ("Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred")
+_CLOSED_TASK_STATUSES = {"Completed"}
 
 
 def _values(values: tuple[str, ...], default: str | None = None) -> tuple[Picklist, ...]:
     return tuple(Picklist(v, v, v == default) for v in values)
+
+
+def _stages(open_closed: tuple[Picklist, ...]) -> tuple[Picklist, ...]:
+    """Stage entries with explicit closed/won flags (open stages: both false)."""
+    return tuple(replace(p, closed=bool(p.closed), won=bool(p.won)) for p in open_closed)
 
 
 def _read_only(name: str, kind: str, **kw: object) -> FieldDef:
@@ -161,7 +185,7 @@ def _contact() -> ObjectDef:
 
 def _opportunity(provisioned: bool) -> ObjectDef:
     obj = ObjectDef("Opportunity", "Opportunity", "Opportunities", KEY_PREFIXES["Opportunity"])
-    stages = STANDARD_STAGES + (RENEWAL_STAGES if provisioned else ())
+    stages = _stages(STANDARD_STAGES + (_RENEWAL_STAGE_VALUES if provisioned else ()))
     types = OPPORTUNITY_TYPES + (("Renewal",) if provisioned else ())
     fields = [
         FieldDef(
@@ -180,7 +204,7 @@ def _opportunity(provisioned: bool) -> ObjectDef:
             label="Stage",
             length=255,
             nillable=False,
-            picklist=_values(stages),
+            picklist=stages,
             restricted_picklist=True,
         ),
         FieldDef("Amount", "currency", precision=18, scale=2),
@@ -233,7 +257,10 @@ def _task() -> ObjectDef:
             length=255,
             nillable=False,
             defaulted_on_create=True,
-            picklist=_values(TASK_STATUSES, "Not Started"),
+            picklist=tuple(
+                replace(p, closed=p.value in _CLOSED_TASK_STATUSES)
+                for p in _values(TASK_STATUSES, "Not Started")
+            ),
             restricted_picklist=True,
             default_value="Not Started",
         ),
@@ -264,7 +291,7 @@ def _task() -> ObjectDef:
 
 def _user() -> ObjectDef:
     # Users are read-only here: creating one needs a profile, licence and locale settings that
-    # healthsync never sets, so the sandbox refuses writes (INSUFFICIENT_ACCESS_OR_READONLY).
+    # healthsync never sets, so the sandbox refuses writes (entity type cannot be inserted/updated).
     obj = ObjectDef("User", "User", "Users", KEY_PREFIXES["User"], createable=False, updateable=False,
                     deletable=False, has_is_deleted=False)  # fmt: skip
     fields = [
@@ -294,10 +321,17 @@ def build_schema(provisioned: bool) -> Schema:
     if provisioned:
         for full_name, metadata in HEALTHSYNC_FIELDS:
             object_name, field_name = full_name.split(".", 1)
-            obj = schema.get(object_name)
-            assert obj is not None
-            obj.add(field_from_metadata(field_name, metadata))
+            definition = field_from_metadata(field_name, metadata)
+            targets = activity_objects(schema) if object_name == "Activity" else [schema.get(object_name)]
+            for obj in targets:
+                assert obj is not None
+                obj.add(replace(definition))
     return schema
+
+
+def activity_objects(schema: Schema) -> list[ObjectDef]:
+    """Task, Event: the objects of `schema` that share Activity's custom fields."""
+    return [obj for name in ACTIVITY_OBJECTS if (obj := schema.get(name)) is not None]
 
 
 def _with_system_fields(obj: ObjectDef, fields: list[FieldDef]) -> ObjectDef:

@@ -9,10 +9,12 @@ from typing import Any
 
 from healthsync.sandbox.limits import DailyQuota
 from healthsync.sandbox.salesforce.errors import fail, not_found
+from healthsync.sandbox.salesforce.permissions import Permissions
 from healthsync.sandbox.salesforce.query import Plan, plan_query
 from healthsync.sandbox.salesforce.schema import ObjectDef, Schema
 from healthsync.sandbox.salesforce.soql import SoqlError
 from healthsync.sandbox.salesforce.store import Cursor, Cursors, Record, Store
+from healthsync.sandbox.salesforce.value_sets import ToolingRecords, ValueSets
 from healthsync.sandbox.salesforce.writes import Writer
 from healthsync.sandbox.vendor import SandboxContext
 from healthsync.sandbox.wire import PageServed, Request
@@ -46,9 +48,16 @@ class Org:
     tooling_schema: Schema
     tooling_store: Store
     quota: DailyQuota
+    value_sets: ValueSets
+    permissions: Permissions
     _plans: dict[tuple[str, bool, bool, str], tuple[int, Plan]] = field(default_factory=dict)
     _fragments: dict[str, tuple[Record, Any, str, bytes]] = field(default_factory=dict)
     _pages: dict[tuple[int, int, int, str], tuple[list[Record], bytes]] = field(default_factory=dict)
+
+    @property
+    def tooling_records(self) -> ToolingRecords:
+        """What Tooling SOQL reads: stored Tooling rows and the standard value sets."""
+        return ToolingRecords(self.tooling_store, self.value_sets)
 
     # --- request helpers ----------------------------------------------------------------------------
 
@@ -97,21 +106,23 @@ class Org:
         text = request.arg("q")
         if text is None:
             fail(400, "MALFORMED_QUERY", "A query string has to be specified")
-        schema, store = (self.tooling_schema, self.tooling_store) if tooling else (self.schema, self.store)
+        source: Store | ToolingRecords
+        schema, source = (self.tooling_schema, self.tooling_records) if tooling else (self.schema, self.store)
         today = self.ctx.clock.today()
         # A repeated query over unchanged data reuses its plan (the rows are the same objects);
         # any write bumps the store's version and so retires every cached plan.
         key = (text, include_deleted, tooling, today.isoformat())
+        version = source.version
         cached = self._plans.get(key)
-        if cached is not None and cached[0] == store.version:
+        if cached is not None and cached[0] == version:
             return cached[1]
         try:
-            plan = plan_query(text, schema, store, include_deleted=include_deleted, today=today)
+            plan = plan_query(text, schema, source, include_deleted=include_deleted, today=today)
         except SoqlError as exc:
             fail(400, exc.code, exc.message)
         if len(self._plans) >= _PLAN_CACHE:
             self._plans.pop(next(iter(self._plans)))
-        self._plans[key] = (store.version, plan)
+        self._plans[key] = (version, plan)
         return plan
 
     def first_page(self, plan: Plan, request: Request, base: str) -> Page:

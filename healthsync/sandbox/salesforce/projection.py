@@ -31,10 +31,10 @@ def projector(
     names = [bound.definition.name for bound in selected]
     if all(bound.relationship is None for bound in selected):
         # The common case (no relationship fields) is on the hot path of every page: keep it lean.
-        type_name = obj.name
+        type_name, url_field = obj.name, obj.url_field
 
         def project_plain(row: Record, version: str) -> Record:
-            url = f"/services/data/{version}/sobjects/{type_name}/{row['Id']}"
+            url = f"/services/data/{version}/sobjects/{type_name}/{row[url_field]}"
             return {"attributes": {"type": type_name, "url": url}, **{n: row.get(n) for n in names}}
 
         # Only row values feed this projection, so its output can be cached per row object.
@@ -42,7 +42,7 @@ def projector(
         return project_plain
 
     def project(row: Record, version: str) -> Record:
-        out: Record = {"attributes": attributes(obj.name, row["Id"], version)}
+        out: Record = {"attributes": attributes(obj.name, row[obj.url_field], version)}
         for bound in selected:
             if bound.relationship is None:
                 out[bound.definition.name] = row.get(bound.definition.name)

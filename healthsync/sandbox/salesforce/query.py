@@ -336,6 +336,8 @@ class Plan:
     count_only: bool
     project: Callable[[Record, str], Record]
     """Render a stored row for API version `v62.0`-style path segment."""
+    selected: tuple[str, ...] = ()
+    """The selected fields' API names (related fields as written: `Owner.Name`)."""
 
 
 def plan_query(
@@ -378,7 +380,8 @@ def plan_query(
         rows = _stable_sort(rows, bound, item.descending, item.nulls_first)
     start = query.offset or 0
     rows = rows[start : start + query.limit if query.limit is not None else None]
-    return Plan(obj, rows, query.count, projector(obj, selected, schema, source))
+    names = tuple(b.ref.text if b.relationship else b.definition.name for b in selected)
+    return Plan(obj, rows, query.count, projector(obj, selected, schema, source), names)
 
 
 def _stable_sort(rows: list[Record], bound: Bound, descending: bool, nulls_first: bool) -> list[Record]:

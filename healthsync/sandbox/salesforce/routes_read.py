@@ -3,7 +3,14 @@
 Resources and shapes: REST API Developer Guide, "Reference"
 (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_list.htm):
 Versions, Resources by Version, Limits, Describe Global, sObject Basic Information / Describe /
-Rows / Rows by External ID, Query and QueryAll.
+Rows / Rows by External ID, Query and QueryAll; Tooling `query` over `CustomField` and
+`StandardValueSet`.
+
+Tooling objects with `FullName`/`Metadata` fields answer those only for a single row: more rows is 400
+MALFORMED_QUERY "When retrieving results with Metadata or FullName fields, the query qualifications
+must specify no more than one row for retrieval. Result size: N"
+(https://developer.salesforce.com/docs/atlas.en-us.api_tooling.meta/api_tooling/tooling_api_objects_standardvalueset.htm:
+"Query this field only if the query result contains no more than one record").
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from healthsync.sandbox.wire import Handler, Request, Response, json_response
 
 __all__ = ["LATEST_VERSION", "read_routes", "render_row"]
 
+_SINGLE_ROW_FIELDS = frozenset({"FullName", "Metadata"})
+
 LATEST_VERSION = 62
 _SEASONS = ("Summer", "Winter", "Spring")
 
@@ -38,7 +47,10 @@ def render_row(
 ) -> dict[str, Any]:
     """A stored record as `GET sobjects/{type}/{id}` returns it: attributes, then fields."""
     out: dict[str, Any] = {
-        "attributes": {"type": obj.name, "url": f"/services/data/v{version}/sobjects/{obj.name}/{row['Id']}"}
+        "attributes": {
+            "type": obj.name,
+            "url": f"/services/data/v{version}/sobjects/{obj.name}/{row[obj.url_field]}",
+        }
     }
     for definition in fields or list(obj.fields.values()):
         out[definition.name] = row.get(definition.name)
@@ -105,16 +117,18 @@ def read_routes(org: Org) -> list[tuple[str, str, Handler]]:
         )
 
     def global_describe(request: Request) -> Response:
-        return json_response(describe_global(org.schema, org.version(request)))
+        return json_response(describe_global(org.schema, org.version(request), org.permissions))
 
     def describe(request: Request) -> Response:
         version = org.version(request)
         with org.schema.lock:
-            return json_response(describe_object(org.sobject(request.params["sobject"]), version))
+            return json_response(
+                describe_object(org.sobject(request.params["sobject"]), version, org.permissions)
+            )
 
     def basic(request: Request) -> Response:
         version = org.version(request)
-        return json_response(basic_info(org.sobject(request.params["sobject"]), version))
+        return json_response(basic_info(org.sobject(request.params["sobject"]), version, org.permissions))
 
     def record(request: Request) -> Response:
         version = org.version(request)
@@ -158,6 +172,13 @@ def read_routes(org: Org) -> list[tuple[str, str, Handler]]:
         def handler(request: Request) -> Response:
             org.version(request)
             plan = org.plan(request, include_deleted=include_deleted, tooling=bool(base))
+            if base and _SINGLE_ROW_FIELDS & set(plan.selected) and len(plan.rows) > 1:
+                fail(
+                    400,
+                    "MALFORMED_QUERY",
+                    "When retrieving results with Metadata or FullName fields, the query qualifications "
+                    f"must specify no more than one row for retrieval. Result size: {len(plan.rows)}",
+                )
             page = org.first_page(plan, request, base)
             request.page = page.served()
             return respond(page, plan)

@@ -1,4 +1,4 @@
-"""Write-side REST resources: single records, sObject Collections and Tooling custom fields.
+"""Write-side REST resources: single records and sObject Collections (Tooling: `routes_tooling.py`).
 
 - sObject Collections create/update/upsert/delete/retrieve: at most 200 records a call, else 400
   EXCEEDED_ID_LIMIT ("record limit reached. cannot submit more than 200 records into this call");
@@ -8,7 +8,6 @@
   .../resources-composite-sobjects-collections-upsert.html).
 - Single records: POST → 201 SaveResult, PATCH/DELETE → 204, upsert by external id → 201 created /
   200 updated with `created` (API v46.0+; https://developer.salesforce.com/docs/platform/api-rest/guide/dome-upsert.html).
-- Tooling `CustomField` create (https://developer.salesforce.com/docs/atlas.en-us.api_tooling.meta/api_tooling/tooling_api_objects_customfield.htm).
 """
 
 from __future__ import annotations
@@ -17,11 +16,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from healthsync.sandbox.salesforce.custom_fields import MetadataError, field_from_metadata
 from healthsync.sandbox.salesforce.errors import RecordError, fail
-from healthsync.sandbox.salesforce.ids import KEY_PREFIXES, SERIES_API, make_id, normalize_id
+from healthsync.sandbox.salesforce.ids import normalize_id
 from healthsync.sandbox.salesforce.org import Org
-from healthsync.sandbox.salesforce.query import format_datetime
 from healthsync.sandbox.salesforce.routes_read import external_key, render_row
 from healthsync.sandbox.salesforce.schema import ObjectDef
 from healthsync.sandbox.salesforce.values import JsonParseError, coerce
@@ -276,37 +273,6 @@ def write_routes(org: Org) -> list[tuple[str, str, Handler, str]]:
             {"id": record_id, "success": True, "errors": [], "created": created}, 201 if created else 200
         )
 
-    def create_custom_field(request: Request) -> Response:
-        org.version(request)
-        if request.params["sobject"] != "CustomField":
-            fail(404, "NOT_FOUND", "The requested resource does not exist")
-        body = org.body(request)
-        full_name = body.get("FullName") if isinstance(body, dict) else None
-        metadata = body.get("Metadata") if isinstance(body, dict) else None
-        if not isinstance(full_name, str) or full_name.count(".") != 1 or not isinstance(metadata, dict):
-            fail(400, "FIELD_INTEGRITY_EXCEPTION", "FullName must be Object.Field__c and Metadata an object")
-        object_name, field_name = full_name.split(".")
-        with org.schema.lock, org.store.lock:
-            obj = org.schema.get(object_name)
-            if obj is None:
-                fail(400, "FIELD_INTEGRITY_EXCEPTION", f"Cannot find entity: {object_name}")
-            if obj.field(field_name) is not None:
-                fail(
-                    400,
-                    "DUPLICATE_DEVELOPER_NAME",
-                    f"There is already a field named {field_name} on {obj.name}.",
-                )
-            try:
-                definition = field_from_metadata(field_name, metadata)
-            except MetadataError as exc:
-                fail(400, "FIELD_INTEGRITY_EXCEPTION", str(exc))
-            obj.add(definition)
-            org.store.ensure_index(obj, definition)
-            record_id = add_custom_field_row(org, obj.name, field_name)
-        return json_response(
-            {"id": record_id, "success": True, "errors": [], "warnings": [], "infos": []}, 201
-        )
-
     return [
         ("POST", f"{prefix}/composite/sobjects", create_many, "write"),
         ("PATCH", f"{prefix}/composite/sobjects", update_many, "write"),
@@ -317,30 +283,8 @@ def write_routes(org: Org) -> list[tuple[str, str, Handler, str]]:
         ("DELETE", f"{prefix}/composite/sobjects/{{sobject}}", delete_many, "write"),
         ("GET", f"{prefix}/composite/sobjects/{{sobject}}", retrieve, "read"),
         ("POST", f"{prefix}/composite/sobjects/{{sobject}}", retrieve, "read"),
-        ("POST", f"{prefix}/tooling/sobjects/{{sobject}}", create_custom_field, "write"),
         ("POST", f"{prefix}/sobjects/{{sobject}}", create_one, "write"),
         ("PATCH", f"{prefix}/sobjects/{{sobject}}/{{field}}/{{value}}", upsert_one, "write"),
         ("PATCH", f"{prefix}/sobjects/{{sobject}}/{{record_id}}", update_one, "write"),
         ("DELETE", f"{prefix}/sobjects/{{sobject}}/{{record_id}}", delete_one, "write"),
     ]
-
-
-def add_custom_field_row(org: Org, object_name: str, field_name: str) -> str:
-    """Record a custom field in the Tooling API's `CustomField` table (what `tooling/query` reads)."""
-    tooling = org.tooling_schema.get("CustomField")
-    assert tooling is not None
-    stamp = format_datetime(org.ctx.clock.now())
-    record_id = make_id(KEY_PREFIXES["CustomField"], org.tooling_store.count("CustomField"), SERIES_API)
-    org.tooling_store.put(
-        "CustomField",
-        {
-            "Id": record_id,
-            "DeveloperName": field_name.removesuffix("__c"),
-            "TableEnumOrId": object_name,
-            "NamespacePrefix": None,
-            "ManageableState": "unmanaged",
-            "CreatedDate": stamp,
-            "LastModifiedDate": stamp,
-        },
-    )
-    return record_id

@@ -44,12 +44,23 @@ SOAP_TYPES = {
 
 @dataclass(frozen=True)
 class Picklist:
-    """One picklist value as describe lists it."""
+    """One picklist value as describe lists it, with the flags of its value set.
+
+    `closed`/`won`/`probability`/`forecast_category` are the Metadata API's `StandardValue` attributes
+    for stages (Opportunity `IsClosed`/`IsWon`/`Probability` follow them); `closed` is also the Task
+    status flag behind `IsClosed`. An inactive value stays on records that hold it, but describe no
+    longer lists it and writes refuse it on a restricted picklist.
+    """
 
     value: str
     label: str | None = None
     default: bool = False
     active: bool = True
+    closed: bool | None = None
+    won: bool | None = None
+    probability: int | None = None
+    forecast_category: str | None = None
+    high_priority: bool | None = None
 
 
 @dataclass
@@ -100,6 +111,10 @@ class FieldDef:
         """Active picklist values, for restricted-picklist checks."""
         return {p.value for p in self.picklist if p.active}
 
+    def picklist_entry(self, value: object) -> Picklist | None:
+        """The picklist entry (active or not) whose value is `value`, or None."""
+        return next((p for p in self.picklist if p.value == value), None)
+
 
 @dataclass
 class ObjectDef:
@@ -115,6 +130,8 @@ class ObjectDef:
     deletable: bool = True
     has_is_deleted: bool = True
     """User has no IsDeleted: users are deactivated, never deleted."""
+    url_field: str = "Id"
+    """The field naming a record in its `attributes.url` (Tooling `StandardValueSet` uses `DurableId`)."""
     _folded: dict[str, FieldDef] = field(default_factory=dict, repr=False)
     _relationships: dict[str, FieldDef] = field(default_factory=dict, repr=False)
 

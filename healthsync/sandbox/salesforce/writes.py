@@ -6,6 +6,16 @@ did succeed and report them as ALL_OR_NONE_OPERATION_ROLLED_BACK
 (https://developer.salesforce.com/docs/platform/api-rest/guide/resources-composite-sobjects-collections-create.html,
 .../resources-composite-sobjects-collections-upsert.html).
 
+Access: a `Permissions` overlay (`permissions.py`) makes objects or fields read-only for the API
+user; creates and updates of a read-only object fail with CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY,
+fields with INVALID_FIELD_FOR_INSERT_UPDATE.
+
+Derived fields follow the picklist entries' value-set flags: Opportunity `IsClosed`/`IsWon` from the
+stage's closed/won, `Probability` from the stage's default probability when a write sets the stage
+without a probability (OpportunityStage `DefaultProbability`,
+https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_opportunitystage.htm),
+Task `IsClosed` from the status's closed flag.
+
 Fault hook: `lock_rows(ids, times)` makes the next `times` writes touching those records (the record
 itself, or a parent it references: Salesforce locks the parent while inserting a child) fail with
 UNABLE_TO_LOCK_ROW, so connectors can test their retries.
@@ -20,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from healthsync.sandbox.salesforce.errors import RecordError
-from healthsync.sandbox.salesforce.objects import CLOSED_STAGES
+from healthsync.sandbox.salesforce.permissions import Permissions
 from healthsync.sandbox.salesforce.query import format_datetime
 from healthsync.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
 from healthsync.sandbox.salesforce.store import Store
@@ -46,14 +56,26 @@ def _read_only_error(definition: FieldDef) -> RecordError:
     )
 
 
+def _entity_error(obj: ObjectDef, action: str) -> RecordError:
+    return RecordError("CANNOT_INSERT_UPDATE_ACTIVATE_ENTITY", f"entity type cannot be {action}: {obj.label}")
+
+
 class Writer:
     """Applies writes to the store with Salesforce's per-record validation."""
 
-    def __init__(self, schema: Schema, store: Store, now: Callable[[], datetime], user_id: str) -> None:
+    def __init__(
+        self,
+        schema: Schema,
+        store: Store,
+        now: Callable[[], datetime],
+        user_id: str,
+        permissions: Permissions | None = None,
+    ) -> None:
         self.schema = schema
         self.store = store
         self.now = now
         self.user_id = user_id
+        self.permissions = permissions or Permissions()
         self._locks: dict[str, int] = {}
         self._locks_guard = threading.Lock()
 
@@ -122,7 +144,12 @@ class Writer:
                 raise RecordError(
                     "INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", ["Id"]
                 )
-            if not (definition.createable if creating else definition.updateable):
+            allowed = (
+                self.permissions.field_createable(obj, definition)
+                if creating
+                else self.permissions.field_updateable(obj, definition)
+            )
+            if not allowed:
                 raise _read_only_error(definition)
             out[definition.name] = coerce(definition, value)
         return out
@@ -154,15 +181,20 @@ class Writer:
                     f"{min(others)}",
                 )
 
-    def _derive(self, obj: ObjectDef, row: Record) -> None:
-        """Fields Salesforce computes: full names, closed/won flags, the Task's account."""
+    def _derive(self, obj: ObjectDef, row: Record, values: Record, *, creating: bool) -> None:
+        """Fields Salesforce computes: full names, closed/won flags, stage probability, the Task's account."""
         if obj.name in {"Contact", "User"}:
             row["Name"] = " ".join(p for p in (row.get("FirstName"), row.get("LastName")) if p)
         elif obj.name == "Opportunity":
-            row["IsClosed"] = row.get("StageName") in CLOSED_STAGES
-            row["IsWon"] = row.get("StageName") == "Closed Won"
+            stage = obj.fields["StageName"].picklist_entry(row.get("StageName"))
+            row["IsClosed"] = bool(stage and stage.closed)
+            row["IsWon"] = bool(stage and stage.won)
+            stage_set = (creating or "StageName" in values) and "Probability" not in values
+            if stage_set and stage is not None and stage.probability is not None:
+                row["Probability"] = float(stage.probability)
         elif obj.name == "Task":
-            row["IsClosed"] = row.get("Status") == "Completed"
+            status = obj.fields["Status"].picklist_entry(row.get("Status"))
+            row["IsClosed"] = bool(status and status.closed)
             what = row.get("WhatId")
             if what and what.startswith("006"):
                 opportunity = self.store.get("Opportunity", what)
@@ -174,10 +206,8 @@ class Writer:
 
     def create(self, obj: ObjectDef, body: Record, *, skip: frozenset[str] = frozenset()) -> str:
         """Create one record; returns its Id."""
-        if not obj.createable:
-            raise RecordError(
-                "INSUFFICIENT_ACCESS_OR_READONLY", f"insufficient access rights on object {obj.name}"
-            )
+        if not self.permissions.createable(obj):
+            raise _entity_error(obj, "inserted")
         values = self._values(obj, body, creating=True, skip=set(skip))
         row: Record = {name: definition.default_value for name, definition in obj.fields.items()}
         row.update(values)
@@ -194,7 +224,7 @@ class Writer:
             row["OwnerId"] = self.user_id
         if obj.has_is_deleted:
             row["IsDeleted"] = False
-        self._derive(obj, row)
+        self._derive(obj, row, values, creating=True)
         self._check_unique(obj, row)
         self._check_locks(row.get(d.name) for d in obj.fields.values() if d.type == "reference")
         self.store.put(obj.name, row)
@@ -211,10 +241,8 @@ class Writer:
         self, obj: ObjectDef, record_id: str, body: Record, *, skip: frozenset[str] = frozenset()
     ) -> None:
         """Update one record by Id."""
-        if not obj.updateable:
-            raise RecordError(
-                "INSUFFICIENT_ACCESS_OR_READONLY", f"insufficient access rights on object {obj.name}"
-            )
+        if not self.permissions.updateable(obj):
+            raise _entity_error(obj, "updated")
         current = self.existing(obj, record_id)
         values = self._values(obj, body, creating=False, skip=set(skip) | {"id"})
         cleared = [n for n, v in values.items() if v is None and not obj.fields[n].nillable]
@@ -227,7 +255,7 @@ class Writer:
         row.update(values)
         stamp = format_datetime(self.now())
         row.update(LastModifiedDate=stamp, SystemModstamp=stamp, LastModifiedById=self.user_id)
-        self._derive(obj, row)
+        self._derive(obj, row, values, creating=False)
         self._check_unique(obj, row)
         self._check_locks(
             [record_id, *(values.get(d.name) for d in obj.fields.values() if d.type == "reference")]
@@ -236,7 +264,7 @@ class Writer:
 
     def delete(self, obj: ObjectDef, record_id: str) -> None:
         """Move one record to the recycle bin (IsDeleted = true; `queryAll` still sees it)."""
-        if not obj.deletable:
+        if not self.permissions.deletable(obj):
             raise RecordError(
                 "INSUFFICIENT_ACCESS_OR_READONLY", f"insufficient access rights on object {obj.name}"
             )
