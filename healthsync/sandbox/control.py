@@ -1,4 +1,5 @@
-"""The `/_sandbox/` control endpoints: counters, the page-size audit, state dumps, faults and the clock.
+"""The `/_sandbox/` control endpoints: counters, the page-size audit, state dumps, faults, the clock and
+token scopes (`/scopes/{vendor}`, for vendors whose tokens carry scopes: HubSpot).
 
 These are for tests, benchmarks and the demo, never for the connectors: they answer plain JSON and
 need no credentials (the sandbox listens on loopback only by default).
@@ -18,6 +19,17 @@ if TYPE_CHECKING:
 __all__ = ["register_control"]
 
 PREFIX = "/_sandbox"
+
+
+@runtime_checkable
+class _Scoped(Protocol):
+    """A vendor app whose tokens carry scopes (`HubSpotApp`)."""
+
+    def scopes(self, token: str | None = None) -> list[str]: ...
+
+    def set_scopes(self, scopes: Iterable[str] | None, *, token: str | None = None) -> list[str]: ...
+
+    def issue_token(self, scopes: Iterable[str] | None = None) -> str: ...
 
 
 @runtime_checkable
@@ -100,6 +112,37 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         now = sandbox.clock.now()
         return json_response({"now": now.isoformat(), "today": now.date().isoformat(), "changes": summary})
 
+    def scoped(request: Request) -> _Scoped:
+        app = sandbox.app(request.params["vendor"])
+        if not isinstance(app, _Scoped):
+            raise ApiError(404, {"error": f"{app.name} tokens carry no scopes"})
+        return app
+
+    def scopes_get(request: Request) -> Response:
+        return json_response({"vendor": request.params["vendor"], "scopes": scoped(request).scopes()})
+
+    def scopes_set(request: Request) -> Response:
+        # {"scopes": [...]} restricts the sandbox's token to exactly those; {"scopes": null} restores
+        # the default set; "token" names another token issued by POST /scopes/{vendor}/tokens.
+        data = _body(request)
+        if "scopes" not in data:
+            raise ApiError(400, {"error": 'give "scopes": a list of scope names, or null for the default'})
+        try:
+            granted = scoped(request).set_scopes(data["scopes"], token=data.get("token"))
+        except (TypeError, KeyError) as exc:
+            raise ApiError(400, {"error": f"cannot set scopes: {exc!s}"}) from None
+        return json_response({"vendor": request.params["vendor"], "scopes": granted})
+
+    def token_issue(request: Request) -> Response:
+        app = scoped(request)
+        try:
+            token = app.issue_token(_body(request).get("scopes"))
+        except TypeError as exc:
+            raise ApiError(400, {"error": str(exc)}) from None
+        return json_response(
+            {"vendor": request.params["vendor"], "access_token": token, "scopes": app.scopes(token)}
+        )
+
     def restrictable(request: Request) -> _Restrictable:
         app = sandbox.app(request.params["vendor"])
         if not isinstance(app, _Restrictable):
@@ -143,6 +186,9 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         ("GET", "/permissions/{vendor}", permissions_get),
         ("POST", "/permissions/{vendor}", permissions_restrict),
         ("DELETE", "/permissions/{vendor}", permissions_clear),
+        ("GET", "/scopes/{vendor}", scopes_get),
+        ("POST", "/scopes/{vendor}", scopes_set),
+        ("POST", "/scopes/{vendor}/tokens", token_issue),
     ]
     for method, path, handler in routes:
         router.add("_sandbox", method, PREFIX + path, handler)

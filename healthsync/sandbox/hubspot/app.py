@@ -4,18 +4,27 @@ The SDK is pointed here with `HubSpot(access_token=token, host=base_url)`: the c
 extra keyword onto each generated `Configuration`, and its `host` setter replaces the base path
 (`hubspot/discovery/discovery_base.py`, `hubspot/crm/companies/configuration.py` in 12.0.0).
 Auth is a private-app bearer token; a wrong or missing one answers HubSpot's 401
-INVALID_AUTHENTICATION body (https://developers.hubspot.com/docs/api/private-apps ).
+INVALID_AUTHENTICATION body (https://developers.hubspot.com/docs/api/private-apps ). The token carries
+scopes (`set_scopes`, `issue_token`); a call none of them covers answers 403 MISSING_SCOPES, and
+`POST /oauth/v2/private-apps/get/access-token-info` lists them (`auth.py`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
 from healthsync.sandbox.dataset import Customer, Dataset, Delta
 from healthsync.sandbox.hubspot.associations import AssociationRoutes, associations_view
+from healthsync.sandbox.hubspot.auth import (
+    TOKEN_INFO_PATH,
+    PrivateAppTokens,
+    TokenInfoRoutes,
+    missing_scopes_error,
+    required_scopes,
+)
 from healthsync.sandbox.hubspot.batch import BatchRoutes
 from healthsync.sandbox.hubspot.errors import status_error
 from healthsync.sandbox.hubspot.objects import ObjectRoutes
@@ -34,6 +43,7 @@ __all__ = ["HubSpotApp"]
 
 _OWNER_ID_BASE = 6_100_000
 _USER_ID_BASE = 1_296_000
+_APP_ID = 3_100_001
 _STATE_OBJECTS = ("companies", "deals", "tasks", "contacts")
 
 
@@ -44,17 +54,25 @@ def _number(value: float) -> str:
 class _HeaderRouter(Router):
     """Registers on the real router, wrapping handlers so normal answers carry the rate-limit headers."""
 
-    def __init__(self, target: Router, decorate: Callable[[Handler, bool], Handler]) -> None:
+    def __init__(
+        self,
+        target: Router,
+        decorate: Callable[[Handler, bool], Handler],
+        guard: Callable[[Handler, str, Kind], Handler],
+    ) -> None:
         super().__init__()
         self._target = target
         self._decorate = decorate
+        self._guard = guard
 
     def add(
         self, vendor: str, method: str, template: str, handler: Handler, kind: Kind | None = None
     ) -> None:
-        """Delegate to the real router with the wrapped handler."""
+        """Delegate to the real router with the handler behind the scope check, then the headers."""
+        effective: Kind = kind or ("read" if method.upper() in {"GET", "HEAD"} else "write")
+        guarded = self._guard(handler, template, effective)
         self._target.add(
-            vendor, method, template, self._decorate(handler, template.endswith("/search")), kind
+            vendor, method, template, self._decorate(guarded, template.endswith("/search")), kind
         )
 
 
@@ -74,6 +92,7 @@ class HubSpotApp:
     ) -> None:
         self.ctx = ctx
         self.token = f"pat-na1-{uuid.uuid5(uuid.NAMESPACE_URL, f'healthsync-sandbox-hubspot-{ctx.seed}')}"
+        self.tokens = PrivateAppTokens(self.token, ctx.seed)
         self.portal = HubSpotState(ctx.clock, ctx.provisioned, search_lag_seconds=search_lag_seconds)
         self.portal.pipelines["deals"]["default"] = default_deal_pipeline()
         if ctx.provisioned:
@@ -82,8 +101,21 @@ class HubSpotApp:
         self.limits = RateLimiter(tier, ctx.rate_limits, ctx.clock)
         self._objects = ObjectRoutes(self.portal, self.name)
         self._routes: list[
-            ObjectRoutes | OwnerRoutes | PropertyRoutes | PipelineRoutes | AssociationRoutes | BatchRoutes
+            ObjectRoutes
+            | OwnerRoutes
+            | PropertyRoutes
+            | PipelineRoutes
+            | AssociationRoutes
+            | BatchRoutes
+            | TokenInfoRoutes
         ] = [
+            TokenInfoRoutes(
+                self.tokens,
+                self.name,
+                hub_id=self.portal.portal_id,
+                app_id=_APP_ID,
+                user_id=_USER_ID_BASE,
+            ),
             OwnerRoutes(self.portal, self.name),
             PropertyRoutes(self.portal, self.name),
             PipelineRoutes(self.portal, self.name),
@@ -91,6 +123,27 @@ class HubSpotApp:
             BatchRoutes(self._objects),
             self._objects,
         ]
+
+    # --- private-app scopes -----------------------------------------------------------------------
+
+    def scopes(self, token: str | None = None) -> list[str]:
+        """The scopes `token` (default: the sandbox's own token) carries, sorted."""
+        granted = self.tokens.scopes(token or self.token)
+        if granted is None:
+            raise KeyError(token)
+        return sorted(granted)
+
+    def set_scopes(self, scopes: Iterable[str] | None, *, token: str | None = None) -> list[str]:
+        """Restrict (or widen) a token to exactly `scopes`; None restores `auth.DEFAULT_SCOPES`.
+
+        Calls none of the token's scopes covers answer 403 MISSING_SCOPES from then on, and the
+        token-info endpoint lists the new set. Returns the scopes now granted, sorted.
+        """
+        return sorted(self.tokens.set(token or self.token, scopes))
+
+    def issue_token(self, scopes: Iterable[str] | None = None) -> str:
+        """A further private-app token of this portal carrying `scopes` (None: the default set)."""
+        return self.tokens.issue(scopes)
 
     @property
     def retry_after_on_429(self) -> bool:
@@ -125,9 +178,20 @@ class HubSpotApp:
 
     def register(self, router: Router) -> None:
         """Add every HubSpot route (specific paths before generic ones)."""
-        wrapping = _HeaderRouter(router, self._with_headers)
+        wrapping = _HeaderRouter(router, self._with_headers, self._with_scopes)
         for routes in self._routes:
             routes.register(wrapping)
+
+    def _with_scopes(self, handler: Handler, template: str, kind: Kind) -> Handler:
+        def handle(request: Request) -> Response:
+            needed = required_scopes(template, kind, request.params)
+            if needed:
+                granted = self.tokens.scopes(_bearer(request)) or frozenset()
+                if granted.isdisjoint(needed):
+                    raise missing_scopes_error(needed)
+            return handler(request)
+
+        return handle
 
     def _with_headers(self, handler: Handler, is_search: bool) -> Handler:
         def handle(request: Request) -> Response:
@@ -262,8 +326,13 @@ class HubSpotApp:
         raise KeyError(object_name)
 
     def authenticate(self, request: Request) -> Response | None:
-        """401 INVALID_AUTHENTICATION unless `Authorization: Bearer <token>` matches."""
-        if request.header("authorization") == f"Bearer {self.token}":
+        """401 INVALID_AUTHENTICATION unless `Authorization: Bearer <token>` names an issued token.
+
+        The token-info endpoint authenticates by the token in its body instead.
+        """
+        if self.tokens.scopes(_bearer(request)) is not None:
+            return None
+        if request.path.rstrip("/") == TOKEN_INFO_PATH:
             return None
         return json_response(status_error(401), 401)
 
@@ -289,3 +358,8 @@ class HubSpotApp:
     def credentials(self, base_url: str, tls_base_url: str | None) -> dict[str, Any]:
         """`{"host", "access_token"}`: what `HubSpot(access_token=..., host=...)` needs."""
         return {"host": base_url, "access_token": self.token}
+
+
+def _bearer(request: Request) -> str:
+    header = request.header("authorization") or ""
+    return header[7:] if header[:7].lower() == "bearer " else ""

@@ -116,7 +116,10 @@ _STATUS_ERRORS: dict[int, tuple[str, str]] = {
     ),
     403: (
         "MISSING_SCOPES",
-        "This app hasn't been granted all required scopes to make this call.",
+        (
+            "This app hasn't been granted all required scopes to make this call. Read more about"
+            " required scopes here: https://developers.hubspot.com/scopes."
+        ),
     ),
     404: (OBJECT_NOT_FOUND, "resource not found"),
     405: (VALIDATION_ERROR, "HTTP method not allowed for this path"),

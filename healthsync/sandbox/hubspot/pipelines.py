@@ -4,6 +4,13 @@ Per https://developers.hubspot.com/docs/api/crm/pipelines : ids are strings; dea
 `metadata.probability` between 0.0 and 1.0 (1.0 closed won, 0.0 closed lost); stage labels are unique
 within a pipeline; the default deal pipeline is "Sales Pipeline" with id `default` and `createdAt` 0.
 Only deals have pipelines in this sandbox (tickets are not served).
+
+A pipeline input needs `label`, `displayOrder` and `stages`, and each stage input `label`,
+`displayOrder` and `metadata`, in which deal stages need `probability` "between 0.0 and 1.0 in
+increments of 0.1" (`PipelineInput` / `PipelineStageInput` of the pipelines spec, and
+https://developers.hubspot.com/docs/api-reference/legacy/crm/pipelines/stages/create-pipeline-stage ).
+A deal stage's `isClosed` follows its probability (1.0 won and 0.0 lost are closed) unless the input
+sets it. Adding a stage (`POST .../{pipelineId}/stages`) answers 201 with the stage.
 """
 
 from __future__ import annotations
@@ -92,17 +99,21 @@ class PipelineRoutes:
         return name
 
     def _stage(self, type_name: str, raw: Any, existing: list[Stage], now: datetime) -> Stage:
-        if not isinstance(raw, dict) or not raw.get("label"):
-            raise _bad("Each stage needs a label")
+        if not isinstance(raw, dict):
+            raise _bad("Each stage must be an object with label, displayOrder and metadata")
+        _require(raw, ("label", "displayOrder", "metadata"), "stage")
+        if not isinstance(raw["metadata"], dict):
+            raise _bad("Stage metadata must be an object")
         label = str(raw["label"])
         if any(s.label.casefold() == label.casefold() and not s.archived for s in existing):
             raise _bad(f"Stage labels must be unique within a pipeline: {label!r} is used twice")
         metadata = {str(k): str(v) for k, v in (raw.get("metadata") or {}).items()}
         if type_name == "deals":
             metadata["probability"] = _probability(metadata.get("probability"), label)
-            metadata.setdefault("isClosed", "true" if metadata["probability"] in {"1.0", "0.0"} else "false")
+            closed = metadata.get("isClosed", str(metadata["probability"] in {"1.0", "0.0"}))
+            metadata["isClosed"] = closed.lower()
         return Stage(
-            self.state.next_id(), label, int(raw.get("displayOrder", len(existing))), metadata, now, now
+            self.state.next_id(), label, _int(raw["displayOrder"], "displayOrder"), metadata, now, now
         )
 
     def list(self, request: Request) -> Response:
@@ -117,9 +128,8 @@ class PipelineRoutes:
         """Create a pipeline with its stages; 201."""
         type_name = self._type(request)
         body = read_body(request)
-        if not body.get("label"):
-            raise _bad("A pipeline needs a label")
-        if not body.get("stages"):
+        _require(body, ("label", "displayOrder", "stages"), "pipeline")
+        if not isinstance(body["stages"], list) or not body["stages"]:
             raise _bad("A pipeline needs at least one stage")
         with self.state.lock:
             label = str(body["label"])
@@ -133,7 +143,7 @@ class PipelineRoutes:
             for raw in body["stages"]:
                 stages.append(self._stage(type_name, raw, stages, now))
             pipeline = Pipeline(
-                self.state.next_id(), label, int(body.get("displayOrder", 0)), stages, now, now
+                self.state.next_id(), label, _int(body["displayOrder"], "displayOrder"), stages, now, now
             )
             self.state.pipelines[type_name][pipeline.id] = pipeline
             return json_response(pipeline.to_json(), 201)
@@ -214,6 +224,21 @@ class PipelineRoutes:
             return json_response(stage.to_json())
 
 
+def _require(body: dict[str, Any], keys: tuple[str, ...], what: str) -> None:
+    missing = [k for k in keys if body.get(k) is None or body.get(k) == ""]
+    if missing:
+        raise _bad(f"A {what} input is missing required fields: {', '.join(missing)}")
+
+
+def _int(raw: Any, name: str) -> int:
+    if isinstance(raw, bool):
+        raise _bad(f"{name} must be an integer, got {raw!r}")
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise _bad(f"{name} must be an integer, got {raw!r}") from None
+
+
 def _probability(raw: str | None, label: str) -> str:
     if raw is None:
         raise _bad(f"Deal stage {label!r} needs metadata.probability (0.0 to 1.0)")
@@ -223,4 +248,6 @@ def _probability(raw: str | None, label: str) -> str:
         raise _bad(f"Deal stage {label!r}: probability {raw!r} is not a number") from None
     if not 0.0 <= value <= 1.0:
         raise _bad(f"Deal stage {label!r}: probability must be between 0.0 and 1.0, got {raw}")
-    return str(value)
+    if abs(value * 10 - round(value * 10)) > 1e-9:
+        raise _bad(f"Deal stage {label!r}: probability goes in increments of 0.1, got {raw}")
+    return str(round(value, 1))
