@@ -314,12 +314,22 @@ def fields() -> None:
 @fields.command("apply")
 @config_option
 @click.option("--dry-run", is_flag=True, help="Show what would be created; change nothing.")
-def fields_apply(config_path: Path, dry_run: bool) -> None:
+@json_option
+def fields_apply(config_path: Path, dry_run: bool, as_json: bool) -> None:
     """Create the missing custom fields, property group and renewal pipeline; never delete.
 
     Example: healthsync fields apply
     """
-    _later("fields apply", 7, "mappings and provisioning")
+    from healthsync.fields import apply_fields
+    from healthsync.render_sync import print_fields
+
+    result = apply_fields(_config(config_path), dry_run=dry_run)
+    if as_json:
+        _print_json(result.to_json())
+    else:
+        print_fields(_console(), result)
+    if not result.ok:
+        sys.exit(1)
 
 
 @cli.command()

@@ -25,6 +25,7 @@ from rich.progress import (
 from rich.table import Table
 
 from healthsync.check import CheckReport
+from healthsync.fields import FieldsResult
 from healthsync.sync.engine import Reporter, SyncResult
 from healthsync.sync.explain import Explanation
 from healthsync.sync.state_records import DeadLetter, RunRecord
@@ -35,6 +36,7 @@ __all__ = [
     "plan_to_json",
     "print_check",
     "print_explanation",
+    "print_fields",
     "print_plan",
     "print_status",
     "print_sync_result",
@@ -362,3 +364,25 @@ def print_check(console: Console, report: CheckReport) -> None:
         if item.ok is False and item.fix:
             console.print(f"    fix: {item.fix}", highlight=False, markup=False)
     console.print("all checks passed" if report.ok else "some checks failed", highlight=False)
+
+
+def print_fields(console: Console, result: FieldsResult) -> None:
+    """What `fields apply` created (or would), and what it left for a person."""
+    if not result.planned:
+        console.print(
+            f"Nothing to create: {result.crm} already has every field, value and pipeline the mapping needs."
+        )
+    elif result.dry_run:
+        console.print(
+            f"Would make {len(result.planned)} change(s) in {result.crm} (dry run, nothing written):"
+        )
+        for change in result.planned:
+            console.print(f"  + {change.describe()}", markup=False, highlight=False)
+    else:
+        console.print(f"Made {len(result.done)} change(s) in {result.crm}:")
+        for line in result.done:
+            console.print(f"  + {line}", markup=False, highlight=False)
+    for problem in result.conflicts:
+        console.print(f"  ! left alone: {problem}", markup=False, highlight=False)
+    for problem in result.remaining:
+        console.print(f"  ! still missing: {problem}", markup=False, highlight=False)

@@ -30,12 +30,14 @@ from healthsync.connectors.base import (
 )
 from healthsync.connectors.hubspot_api import HubSpotApi
 from healthsync.connectors.hubspot_read import CompanyReader, StreamSpec
+from healthsync.connectors.hubspot_schema import apply_changes as apply_schema_changes
 from healthsync.connectors.hubspot_write import Pipeline, Writer
 from healthsync.connectors.incremental import WatermarkState
 from healthsync.connectors.paging import HubSpotAfterPaginator
 from healthsync.errors import ConfigError, VendorError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.mappings.provision import Change
 from healthsync.mappings.validate import LiveSchema
 from healthsync.model import Account, DealUpsert, TaskUpsert
 from healthsync.secrets import resolve
@@ -181,17 +183,26 @@ class HubSpotConnector:
         self._pipelines = None
         pipelines = {label: dict(p.stages) for label, p in self.pipelines().items()}
         groups_api = self.api.api("crm.properties.groups_api")
-        account = self.mapping.account.object
-        answer = self.api.call(
-            f"property_groups.{account}",
-            lambda: groups_api.get_all(object_type=account),
-            idempotent=True,
-            kind="read",
-        )
-        groups = {
-            account: tuple(str(g.name) for g in answer.results or [] if not getattr(g, "archived", False))
-        }
+        groups: dict[str, tuple[str, ...]] = {}
+        for name in found:
+            answer = self.api.call(
+                f"property_groups.{name}",
+                partial(groups_api.get_all, object_type=name),
+                idempotent=True,
+                kind="read",
+            )
+            groups[name] = tuple(
+                str(g.name) for g in answer.results or [] if not getattr(g, "archived", False)
+            )
         return LiveSchema(found, pipelines, groups)
+
+    def apply_changes(self, changes: Sequence[Change]) -> list[str]:
+        """Create property groups, properties, options, the renewal pipeline and stages."""
+        done = apply_schema_changes(
+            self.api, changes, group=self.mapping.account.property_group, pipelines=self.pipelines()
+        )
+        self._pipelines = None  # stages and pipelines changed: read them afresh when next needed
+        return done
 
     def missing_permissions(self, live: LiveSchema) -> list[str]:
         """What the private app's token may not do but must (objects it cannot read)."""

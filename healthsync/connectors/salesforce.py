@@ -35,6 +35,7 @@ from healthsync.connectors.salesforce_read import (
     fetch_tasks,
     iter_accounts,
 )
+from healthsync.connectors.salesforce_schema import apply_changes as apply_schema_changes
 from healthsync.connectors.salesforce_write import (
     apply_deal_upserts,
     apply_field_updates,
@@ -44,6 +45,7 @@ from healthsync.connectors.sessions import make_session
 from healthsync.errors import ConfigError, VendorError
 from healthsync.http import Http
 from healthsync.mappings import FieldMapping, load_mapping
+from healthsync.mappings.provision import Change
 from healthsync.mappings.validate import LiveSchema
 from healthsync.model import Account, DealUpsert, TaskUpsert
 from healthsync.secrets import Secret, resolve
@@ -146,6 +148,10 @@ class SalesforceConnector:
                 if exc.status != 404:
                     raise
         return LiveSchema(found, None)
+
+    def apply_changes(self, changes: Sequence[Change]) -> list[str]:
+        """Create fields (Tooling API) and standard picklist values; one line per change made."""
+        return apply_schema_changes(self.api, changes)
 
     def missing_permissions(self, live: LiveSchema) -> list[str]:
         """What healthsync's user may not do but must: edit accounts, create tasks and deals."""

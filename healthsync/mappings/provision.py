@@ -101,13 +101,14 @@ def plan_changes(
     conflicts = tuple(p for p in problems if not p.fixable)
     changes: list[Change] = []
     if needs.group and needs.crm == "hubspot":
-        account = live.objects.get(mapping.account.object)
-        grouped = [f for f in needs.fields if f.object == mapping.account.object and f.group]
-        missing_fields = account is not None and any(
-            account.get(f.name) is None and is_custom(needs.crm, f.name) for f in grouped
-        )
-        if missing_fields and needs.group not in live.groups.get(mapping.account.object, ()):
-            changes.append(Change("create_group", mapping.account.object, needs.group))
+        for obj in needs.objects:
+            schema = live.objects.get(obj)
+            creates = schema is not None and any(
+                f.object == obj and schema.get(f.name) is None and is_custom(needs.crm, f.name)
+                for f in needs.fields
+            )
+            if creates and needs.group not in live.groups.get(obj, ()):
+                changes.append(Change("create_group", obj, needs.group))
     for need in needs.fields:
         schema = live.objects.get(need.object)
         if schema is None:
@@ -118,7 +119,7 @@ def plan_changes(
                 changes.append(Change("create_field", need.object, need.name, need.options, field=need))
         elif need.kind == "enum" and need.writable:
             missing = tuple(o for o in need.options if o not in found.options)
-            if missing and found.type in ("picklist", "enumeration"):
+            if missing and found.type == "enumeration":  # HubSpot; Salesforce's is a conflict
                 changes.append(Change("add_options", need.object, need.name, missing, field=need))
     for picklist in needs.picklists:
         schema = live.objects.get(picklist.object)

@@ -115,12 +115,17 @@ def _check_field(mapping: FieldMapping, need: FieldNeed, live: FieldSchema | Non
         )
     missing = [o for o in need.options if o not in live.options]
     if missing and need.kind == "enum" and need.writable:  # options of read fields are theirs to pick
-        add(
-            "missing_option",
-            f"{crm} field {where} lacks the option(s) {', '.join(missing)}",
-            "run `healthsync fields apply` to add them, or map [enums] values to existing options",
-            True,
-        )
+        if crm == "hubspot":
+            fix, fixable = (
+                "run `healthsync fields apply` to add them, or map [enums] values to existing options",
+                True,
+            )
+        else:  # a Salesforce picklist healthsync did not create stays RevOps' to edit
+            fix, fixable = (
+                "add them to the picklist in Setup, or map [enums] values to existing options",
+                False,
+            )
+        add("missing_option", f"{crm} field {where} lacks the option(s) {', '.join(missing)}", fix, fixable)
     return out
 
 
