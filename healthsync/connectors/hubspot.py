@@ -48,6 +48,19 @@ OWNERS_PAGE_SIZE = 500
 """Owners API maximum `limit` (https://developers.hubspot.com/docs/api/crm/owners )."""
 
 
+SYNC_SCOPES: dict[str, frozenset[str]] = {
+    "read companies": frozenset({"crm.objects.companies.read"}),
+    "write companies": frozenset({"crm.objects.companies.write"}),
+    "read deals": frozenset({"crm.objects.deals.read"}),
+    "write deals": frozenset({"crm.objects.deals.write"}),
+    "create tasks": frozenset({"crm.objects.contacts.write", "crm.objects.tasks.write"}),
+    "read owners": frozenset({"crm.objects.owners.read"}),
+    "read company properties": frozenset({"crm.schemas.companies.read", "crm.objects.companies.read"}),
+}
+"""What a sync needs, and the private-app scopes that grant it (tasks take the contacts scopes in
+the v3 tasks spec's `security`; https://developers.hubspot.com/scopes)."""
+
+
 class HubSpotConnector:
     """Companies, owners, schema and pipelines of one HubSpot portal; batch writes back.
 
@@ -204,10 +217,49 @@ class HubSpotConnector:
         self._pipelines = None  # stages and pipelines changed: read them afresh when next needed
         return done
 
+    def token_scopes(self) -> frozenset[str] | None:
+        """The private-app token's scopes (`POST /oauth/v2/private-apps/get/access-token-info`), or
+        None when HubSpot does not say (e.g. an OAuth token): then the object reads must tell."""
+        token = self.api.client.config.get("access_token")
+        # Through an SDK api_client, so the configured host, TLS settings and error translation apply.
+        api_client = self.api.api("crm.companies.basic_api").api_client
+        try:
+            answer = self.api.call(
+                "oauth.token_info",
+                lambda: api_client.call_api(
+                    "/oauth/v2/private-apps/get/access-token-info",
+                    "POST",
+                    body={"tokenKey": token},
+                    header_params={"Content-Type": "application/json", "Accept": "application/json"},
+                    response_types_map={200: "object"},
+                    auth_settings=[],
+                    _return_http_data_only=True,
+                ),
+                idempotent=True,
+                kind="read",
+            )
+        except VendorError:
+            return None  # not a private-app token, or introspection unavailable
+        scopes = answer.get("scopes") if isinstance(answer, dict) else None
+        return frozenset(str(s) for s in scopes) if isinstance(scopes, list) else None
+
     def missing_permissions(self, live: LiveSchema) -> list[str]:
-        """What the private app's token may not do but must (objects it cannot read)."""
-        objects = (self.mapping.account.object, self.mapping.tasks.object, self.mapping.deals.object)
-        return [f"read {obj}" for obj in dict.fromkeys(objects) if obj not in live.objects]
+        """What the token may not do but a sync must: each missing need with the scope that grants it."""
+        missing = [
+            f"read {obj}"
+            for obj in dict.fromkeys(
+                (self.mapping.account.object, self.mapping.tasks.object, self.mapping.deals.object)
+            )
+            if obj not in live.objects
+        ]
+        scopes = self.token_scopes()
+        if scopes is not None:
+            missing += [
+                f"{need} (scope {' or '.join(sorted(options))})"
+                for need, options in SYNC_SCOPES.items()
+                if not scopes & options
+            ]
+        return missing
 
     def pipelines(self) -> dict[str, Pipeline]:
         """Deal pipelines by label with their stage ids by label; read once, then cached."""
