@@ -73,3 +73,13 @@ def test_closed_stage_consistency_is_checked(tmp_path: Path) -> None:
     user.write_text('[deals.stages]\nRenewed = "Renewed - Won"\n')
     with pytest.raises(MappingError, match="must be one of closed_stages"):
         load_mapping("hubspot", user)
+
+
+def test_the_readme_example_mapping_loads_and_overrides_the_defaults() -> None:
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "mapping-salesforce.toml"
+    mapping = load_mapping("salesforce", example)
+    assert mapping.account.inputs["customer_key"] == "Customer_Number__c"
+    assert mapping.enums["band"] == {"green": "Healthy", "yellow": "Watch", "red": "At risk"}
+    assert mapping.tasks.key_field == "Healthsync_Key__c"  # kept from the built-in file
