@@ -10,13 +10,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import requests
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
+from hubspot import HubSpot
+from simple_salesforce.api import Salesforce
 
 from healthsync.cli import cli
 from healthsync.sandbox import Sandbox
@@ -55,6 +59,62 @@ OUTPUT_FIELDS = {
 def config_for(box: Sandbox, folder: Path, crm: str) -> Path:
     """A healthsync config for the sandbox with `crm` as the system of record."""
     return write_config(box, folder / "healthsync.toml", crm=crm)  # type: ignore[arg-type]
+
+
+def set_config_key(config: Path, section: str, key: str, value: str) -> None:
+    """Set `key = value` (`value` a TOML literal) in `[section]` of `config`: the key's line, else a new one."""
+    lines = config.read_text(encoding="utf-8").splitlines()
+    header = lines.index(f"[{section}]")
+    end = next((i for i in range(header + 1, len(lines)) if lines[i].startswith("[")), len(lines))
+    for i in range(header + 1, end):
+        if lines[i].partition("=")[0].strip() == key:
+            lines[i] = f"{key} = {value}"
+            break
+    else:
+        lines.insert(header + 1, f"{key} = {value}")
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def use_mapping(config: Path, text: str, name: str = "revops-mapping.toml") -> Path:
+    """Write a user mapping file `name` beside `config` and point `[crm] mapping` at it (a relative path,
+    as RevOps would write it); returns the file's absolute path."""
+    path = config.parent / name
+    path.write_text(text, encoding="utf-8")
+    set_config_key(config, "crm", "mapping", json.dumps(name))
+    return path.resolve()
+
+
+def cli_run(*args: str) -> Result:
+    """`healthsync ARGS...` in-process; a traceback fails the test instead of becoming an exit code."""
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def control(box: Sandbox, path: str, body: dict[str, Any]) -> Any:
+    """`POST /_sandbox/<path>` with a JSON body (scopes, permissions, ...); returns the answer's JSON."""
+    answer = requests.post(f"{box.info()['control']}{path}", json=body, timeout=30)
+    answer.raise_for_status()
+    return answer.json()
+
+
+def hubspot_client(box: Sandbox) -> HubSpot:
+    """The unmodified hubspot-api-client, signed in to the sandbox's portal."""
+    info = box.info()["hubspot"]
+    return HubSpot(access_token=info["access_token"], host=info["host"])
+
+
+@contextmanager
+def salesforce_client(box: Sandbox) -> Iterator[Salesforce]:
+    """The unmodified simple-salesforce, signed in to the sandbox's org over HTTPS (its CA only)."""
+    info = box.info()["salesforce"]
+    with requests.Session() as session:
+        session.verify = info["ca_bundle"]
+        session.trust_env = False  # REQUESTS_CA_BUNDLE would override `verify` (psf/requests#3829)
+        yield Salesforce(
+            instance_url=info["instance_url"],
+            session_id=info["access_token"],
+            version=info["api_version"],
+            session=session,
+        )
 
 
 def cli_sync(config: Path, as_of: date, *extra: str) -> dict[str, Any]:
