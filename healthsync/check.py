@@ -85,11 +85,12 @@ def _vendor_failure(system: str, exc: HealthsyncError) -> CheckItem:
     """A failed call as a checklist item: wrong credentials, missing permission, or unreachable."""
     if isinstance(exc, AuthError):
         permission = getattr(exc, "status", None) == 403 or "scope" in str(exc).lower()
+        fix = getattr(exc, "fix", None) or next((p.fix for p in exc.problems if p.fix), None)
         return CheckItem(
             f"{system}: permissions" if permission else f"{system}: credentials",
             False,
-            str(exc),
-            exc.problems[0].fix if exc.problems and exc.problems[0].fix else None,
+            VendorError.__str__(exc),  # with the vendor, endpoint and status; the fix goes in its own field
+            fix,
         )
     if isinstance(exc, TransientError):
         return CheckItem(

@@ -358,7 +358,8 @@ def print_check(console: Console, report: CheckReport) -> None:
     """The checklist: ✓ or ✗ per item, each ✗ with its problems and its fix."""
     marks = {True: "[green]\u2713[/]", False: "[red]\u2717[/]", None: "[dim]-[/]"}
     for item in report.items:
-        console.print(f"{marks[item.ok]} {item.name}: {item.detail}", highlight=False)
+        console.print(marks[item.ok], end=" ")
+        console.print(f"{item.name}: {item.detail}", highlight=False, markup=False)
         for problem in item.problems:
             console.print(f"    {problem}", highlight=False, markup=False)
         if item.ok is False and item.fix:

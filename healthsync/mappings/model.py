@@ -194,7 +194,8 @@ def load_mapping(crm: CrmName, user_file: str | Path | None = None) -> FieldMapp
     data["sources"] = (default_doc.source, *((user_doc.source,) if user_doc else ()))
 
     def where(path: KeyPath) -> TomlDocument:
-        if user_doc is not None and user_doc.line_of(path) is not None:
+        # The user's file when it wrote this key itself (a table header above it is not enough).
+        if user_doc is not None and _written(user_doc, path):
             return user_doc
         return default_doc
 
@@ -212,6 +213,18 @@ def load_mapping(crm: CrmName, user_file: str | Path | None = None) -> FieldMapp
         raise MappingError(f"invalid {crm} mapping", problems)
     mapping._where = where
     return mapping
+
+
+def _written(doc: TomlDocument, path: KeyPath) -> bool:
+    """Whether `doc` holds the value at `path` (not merely a table on its way)."""
+    node: Any = doc.data
+    for part in path:
+        in_table = isinstance(node, Mapping) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not (in_table or in_list):
+            return False
+        node = node[part]
+    return True
 
 
 def _suggest(name: str, known: Any) -> str | None:

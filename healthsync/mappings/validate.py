@@ -125,8 +125,27 @@ def _check_field(mapping: FieldMapping, need: FieldNeed, live: FieldSchema | Non
                 "add them to the picklist in Setup, or map [enums] values to existing options",
                 False,
             )
-        add("missing_option", f"{crm} field {where} lacks the option(s) {', '.join(missing)}", fix, fixable)
+        message = f"{crm} field {where} lacks the option(s) {', '.join(missing)}"
+        out.append(
+            SchemaProblem(
+                "missing_option",
+                mapping.problem(_option_path(mapping, need, missing[0]), message, fix),
+                fixable,
+            )
+        )
     return out
+
+
+def _option_path(mapping: FieldMapping, need: FieldNeed, value: str) -> tuple[str | int, ...]:
+    """Where a missing option was written: the `[enums.<map>]` entry giving it, else the field's key."""
+    name = str(need.path[-1])
+    transform = mapping.transform(name) or ""
+    if transform.startswith("enum:"):
+        table = transform[5:]
+        canonical = next((k for k, v in mapping.enums.get(table, {}).items() if v == value), None)
+        if canonical is not None:
+            return ("enums", table, canonical)
+    return need.path
 
 
 def check_live_schema(

@@ -313,21 +313,12 @@ FAILURES = [
     ),
 ]
 
-WRONG_TOKEN_BUG = (
-    "healthsync/check.py:92: _vendor_failure takes the fix from exc.problems[0].fix, but AuthError keeps "
-    "it in exc.fix with problems empty (errors.py:161-162), so the credentials item's fix is null"
-)
-
 
 def _cases() -> list[Any]:
     out = []
     for failure in FAILURES:
         for crm in ("hubspot", "salesforce"):
-            marks = (
-                [pytest.mark.xfail(strict=True, reason=WRONG_TOKEN_BUG)]
-                if failure.id == "wrong-token"
-                else []
-            )
+            marks: list[Any] = []
             out.append(pytest.param(failure, crm, id=f"{crm}-{failure.id}", marks=marks))
     return out
 
@@ -352,11 +343,6 @@ def test_check_catches_it_with_a_fix(failure: Failure, crm: str, tmp_path: Path)
     assert f"    fix: {found['fix']}" in lines
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="healthsync/render_sync.py:361: print_check prints an item's detail with rich markup on, so "
-    "bracketed text in it ('[hubspot properties.companies]', '[hubspot] access_token') is eaten as tags",
-)
 def test_the_printed_checklist_shows_a_failing_items_detail_as_is(crm: str, tmp_path: Path) -> None:
     with Sandbox(accounts=ACCOUNTS, seed=SEED, workdir=tmp_path / "box") as box:
         config = config_for(box, tmp_path, crm)

@@ -549,11 +549,6 @@ def test_each_mapping_error_names_file_line_key_field_and_fix_and_a_sync_writes_
         assert {a[kind] for a in CrmView(provisioned, case.crm).accounts().values()} == {None}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="healthsync/mappings/validate.py:77,128: a missing enum option is located at the output's key "
-    "(account.outputs.band, via need.path), never at the user's [enums.band] value that names the option",
-)
 def test_an_enum_option_the_crm_lacks_names_the_user_files_enum_line(
     crm: str, provisioned: Sandbox, tmp_path: Path
 ) -> None:
@@ -572,7 +567,7 @@ def test_an_enum_option_the_crm_lacks_names_the_user_files_enum_line(
 
 
 def test_a_missing_enum_option_refuses_the_sync(crm: str, provisioned: Sandbox, tmp_path: Path) -> None:
-    """What holds today beside the xfail above: the option, field and fix are named; nothing written."""
+    """The option, field and fix are named, and nothing is written."""
     config = config_for(provisioned, tmp_path, crm)
     _user_mapping(config, crm, "enums.band", "green", "Emerald")
     stderr, writes = _refused_sync(provisioned, config, crm)
@@ -660,12 +655,6 @@ def test_a_conflicting_field_is_reported_left_alone_and_the_rest_created(
     assert read() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="healthsync/mappings/model.py:196-199: where() picks the user file whenever TomlDocument.line_of "
-    "finds the key or any ancestor table (tomlsource.py:36-43), so a built-in key is blamed on the user "
-    "file's [account.outputs] header line",
-)
 def test_a_conflict_on_a_built_in_key_is_located_in_the_built_in_file_beside_a_user_file(
     crm: str, empty: Sandbox, tmp_path: Path
 ) -> None:
