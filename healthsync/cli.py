@@ -376,6 +376,14 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
         data = status_to_json(
             store.recent_runs(limit, config_name=config.name), store.open_dead_letters(), store.cursors()
         )
+        from healthsync.scheduler import next_run
+
+        upcoming = next_run(config)
+        data["next_run"] = (
+            {"job": upcoming.name, "at": upcoming.next_run.isoformat() if upcoming.next_run else None}
+            if upcoming
+            else None
+        )
     finally:
         store.close()
     if as_json:
@@ -455,7 +463,9 @@ def schedule_run(config_path: Path) -> None:
 
     Example: healthsync schedule run --config /etc/healthsync/healthsync.toml
     """
-    _later("schedule run", 8, "scheduling")
+    from healthsync.scheduler import run_scheduler
+
+    run_scheduler(config_path)
 
 
 @schedule.command("list")
@@ -466,7 +476,28 @@ def schedule_list(config_path: Path, as_json: bool) -> None:
 
     Example: healthsync schedule list
     """
-    _later("schedule list", 8, "scheduling")
+    from healthsync.scheduler import jobs
+
+    found = jobs(_config(config_path))
+    if as_json:
+        _print_json(
+            [
+                {
+                    "name": j.name,
+                    "trigger": j.trigger,
+                    "timezone": j.timezone,
+                    "mode": j.mode,
+                    "next_run": j.next_run.isoformat() if j.next_run else None,
+                }
+                for j in found
+            ]
+        )
+        return
+    if not found:
+        click.echo("No [[schedule]] entries in the config: `healthsync schedule run` has nothing to run.")
+    for j in found:
+        when = j.next_run.isoformat(timespec="minutes") if j.next_run else "never"
+        click.echo(f"{j.name}: {j.trigger} ({j.timezone}), {j.mode}; next run {when}")
 
 
 @cli.group(cls=_Group)

@@ -45,6 +45,7 @@ from healthsync.config_values import (
     SecureUrl,
     TimeZoneName,
     check_cron,
+    interval_seconds,
     valid_timezone,
 )
 from healthsync.errors import ConfigError, ConfigProblem
@@ -347,26 +348,50 @@ class SyncSection(_Section):
 
 
 class Schedule(_Section):
-    """One [[schedule]] entry: a named crontab line in a time zone."""
+    """One [[schedule]] entry: a named crontab line in a time zone, or a fixed interval."""
 
     name: NonBlank
     timezone: TimeZoneName = "UTC"
-    cron: str
+    cron: str | None = None
+    every: str | None = None
     mode: Literal["full", "incremental"] = "incremental"
 
     @field_validator("cron")
     @classmethod
-    def _check_cron(cls, value: str, info: ValidationInfo) -> str:
+    def _check_cron(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         zone = info.data.get("timezone") or "UTC"  # absent when the time zone itself was invalid
         return check_cron(value, zone)
 
+    @field_validator("every")
+    @classmethod
+    def _check_every(cls, value: str | None) -> str | None:
+        if value is not None:
+            interval_seconds(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> Self:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError(
+                'give either cron = "<crontab line>" or every = "<interval>" (e.g. "15m"), not both'
+            )
+        return self
+
 
 class EmailAlerts(_Section):
-    """[alerts.email]: SMTP server and recipients of run alerts."""
+    """[alerts.email]: SMTP server and recipients of run alerts.
+
+    `starttls` upgrades a plain connection (port 587); `ssl` speaks TLS from the first byte instead
+    (SMTPS, port 465), and then `starttls` does not apply.
+    """
 
     host: NonBlank
     port: int = Field(587, ge=1, le=65535)
     starttls: bool = True
+    ssl: bool = False
+    ca_bundle: ExistingFile | None = None
     username: NonBlank | None = None
     password: SecretField | None = None
     sender: EmailAddress

@@ -35,6 +35,7 @@ __all__ = [
     "SecureUrl",
     "TimeZoneName",
     "check_cron",
+    "interval_seconds",
     "valid_timezone",
 ]
 
@@ -128,6 +129,24 @@ def check_cron(expression: str, timezone: str) -> str:
         reason = f"it has {count.group(1)} fields" if count else reason[:1].lower() + reason[1:]
         raise ValueError(f"invalid cron expression '{expression}': {reason}; {_CRON_FIELDS}") from None
     return expression
+
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def interval_seconds(text: str) -> int:
+    """Seconds in an interval such as `30s`, `15m`, `1h` or `1d`.
+
+    Raises:
+        ValueError: not a whole number with one of those units, or zero.
+    """
+    found = _INTERVAL.match(text)
+    if found is None or int(found.group(1)) == 0:
+        raise ValueError(
+            f"invalid interval '{text}': write a positive whole number and a unit, e.g. 30s, 15m, 1h, 1d"
+        )
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
 
 
 # --- URLs ------------------------------------------------------------------------------------

@@ -345,6 +345,11 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print(table)
     else:
         console.print("No dead letters.")
+    upcoming = data.get("next_run")
+    if upcoming:
+        console.print(f"Next scheduled run: {upcoming['job']} at {upcoming['at']}")
+    else:
+        console.print("No scheduled runs ([[schedule]] in the config).")
     if data["cursors"]:
         console.print("Cursors: " + ", ".join(f"{k} at {_short(v, 40)}" for k, v in data["cursors"].items()))
 

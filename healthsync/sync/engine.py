@@ -51,6 +51,10 @@ HISTORY_DAYS = 60
 """History read per run: the trend window and the last band before today (weekly syncs included)."""
 
 
+class RunStopped(HealthsyncError):
+    """A run asked to stop (SIGTERM) stopped between batches; it is recorded as partial."""
+
+
 class Reporter:
     """Where a run reports progress; the CLI draws bars (terminal) or log lines (pipe) from it."""
 
@@ -179,6 +183,13 @@ class _Run:
     result: SyncResult
     at: datetime
     keeper: _LeaseKeeper | None = None
+    mode: str = "incremental"
+    stop: threading.Event | None = None
+
+    def check_stop(self, where: str) -> None:
+        """Stop here when asked to (SIGTERM), recording where: the next run resumes from there."""
+        if self.stop is not None and self.stop.is_set():
+            raise RunStopped(f"stopped on request {where}; the next run resumes")
 
 
 def run_sync(
@@ -190,6 +201,9 @@ def run_sync(
     reporter: Reporter | None = None,
     http: Http | None = None,
     store: StateStore | None = None,
+    mode: str = "incremental",
+    stop: threading.Event | None = None,
+    trigger: str = "manual",
 ) -> SyncResult:
     """Run one sync (or, with `dry_run`, everything up to the plan) and record it.
 
@@ -206,6 +220,11 @@ def run_sync(
         reporter: progress sink.
         http: the HTTP layer (tests pass one with a recording `sleep`).
         store: an open state store (default: the config's, opened and closed here).
+        mode: "incremental" (Zendesk changes since the stored cursors) or "full" (Zendesk read from
+            scratch, reconciling whatever an incremental read missed).
+        stop: when set (SIGTERM in the scheduler), the run stops after its current batch, records
+            where it stopped as a partial run, and the next run resumes.
+        trigger: what started the run (`manual`, `schedule:<name>`), for the run record.
 
     Raises:
         ConfigError: a config, mapping or credential problem (nothing was written).
@@ -233,6 +252,8 @@ def run_sync(
                 load_mapping(config.crm.system, config.crm.mapping),
                 result,
                 at,
+                mode=mode,
+                stop=stop,
             )
             status = RunStatus.FAILED
             try:
@@ -242,6 +263,9 @@ def run_sync(
             except QuotaExhausted as exc:
                 status = RunStatus.PARTIAL
                 result.errors.append({"kind": "quota", "vendor": exc.vendor, "message": str(exc)})
+            except RunStopped as exc:
+                status = RunStatus.PARTIAL
+                result.errors.append({"kind": "stopped", "message": str(exc)})
             except ConfigError as exc:
                 # Bad config, mapping or credentials: the caller fixes it (exit 2); nothing was written.
                 result.errors.append({"kind": type(exc).__name__, "message": str(exc)})
@@ -265,6 +289,8 @@ def run_sync(
                         "failed": result.failed,
                         "match": result.match,
                         "as_of": day.isoformat(),
+                        "mode": mode,
+                        "trigger": trigger,
                     },
                     api_calls=run.http.counter.by_endpoint(),
                     errors=result.errors,
@@ -293,7 +319,7 @@ def _execute(run: _Run) -> RunStatus:
     report = MatchReport()
     if zendesk is not None:
         reporter.stage("support")
-        counts = pull_support(zendesk, store, as_of=day, progress=reporter.advance)
+        counts = pull_support(zendesk, store, as_of=day, progress=reporter.advance, full=run.mode == "full")
         report = match_organizations(accounts, store.organizations(), key_field="customer_key")
         reporter.done(
             "support",
@@ -316,6 +342,8 @@ def _execute(run: _Run) -> RunStatus:
         finally:
             usage.close()
         reporter.done("usage", f"usage of {len(usage_inputs.window.summaries)} accounts folded")
+
+    run.check_stop("after the pull")
 
     # --- assess -------------------------------------------------------------------------------
     keys = [a.crm_id for a in accounts]
@@ -371,6 +399,7 @@ def _execute(run: _Run) -> RunStatus:
         run_id=result.run_id or 0,
         max_attempts=config.sync.dead_letter_max_attempts,
         progress=reporter.advance,
+        stop=run.stop,
     )
     # A past day is a backfill: its history is recorded above, but the CRM shows today, so it is not
     # written (old scores and long-gone tasks would only confuse the CSM).
@@ -401,6 +430,7 @@ def _execute(run: _Run) -> RunStatus:
         return RunStatus.OK
 
     # --- write --------------------------------------------------------------------------------
+    run.check_stop("before writing")
     if run.keeper is not None:
         run.keeper.check()
     reporter.stage("write", result.planned["fields"] + len(plan.task_upserts) + len(plan.deal_upserts))

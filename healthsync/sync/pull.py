@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -83,17 +83,28 @@ def _commit_watermark(store: StateStore, stream: str, page: Page[Any], write: Ca
 
 
 def pull_support(
-    zendesk: TicketSource, store: StateStore, *, as_of: date, progress: Progress = _quiet
+    zendesk: TicketSource, store: StateStore, *, as_of: date, progress: Progress = _quiet, full: bool = False
 ) -> SupportCounts:
-    """Mirror organizations, tickets and CSAT ratings changed since the stored cursors."""
+    """Mirror organizations, tickets and CSAT ratings changed since the stored cursors.
+
+    `full` ignores the cursors: every organization is listed (those no longer listed become
+    tombstones), tickets are exported again from the start window and every rating is read, so a
+    nightly full run reconciles whatever incremental reads missed.
+    """
     orgs = tickets = deleted = ratings = 0
-    for org_page in zendesk.iter_organizations(_watermark(store, "organizations")):
+    seen: set[str] = set()
+    for org_page in zendesk.iter_organizations(None if full else _watermark(store, "organizations")):
         orgs += _commit_watermark(
             store, "organizations", org_page, lambda tx, p=org_page: tx.upsert_organizations(p.records)
         )
+        seen.update(o.id for o in org_page.records)
         progress("organizations", len(org_page.records))
+    if full:
+        gone = [o for o in store.organizations() if o.id not in seen]
+        if gone:
+            store.upsert_organizations(replace(o, deleted=True) for o in gone)
 
-    cursor = store.get_cursor("zendesk", "tickets")
+    cursor = None if full else store.get_cursor("zendesk", "tickets")
     start = as_of - timedelta(days=TICKET_START_DAYS)
     for page in zendesk.iter_tickets(cursor.value if cursor else None, start=start):
         with store.transaction() as tx:
@@ -104,7 +115,7 @@ def pull_support(
         deleted += len(page.deleted)
         progress("tickets", len(page.records))
 
-    for rating_page in zendesk.iter_ratings(_watermark(store, "ratings")):
+    for rating_page in zendesk.iter_ratings(None if full else _watermark(store, "ratings")):
         ratings += _commit_watermark(
             store, "ratings", rating_page, lambda tx, p=rating_page: tx.upsert_ratings(p.records)
         )

@@ -370,6 +370,10 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _migrate_0_to_1, 1: _m
 """Step that upgrades a database *from* the key's version to the next; all run in one transaction."""
 
 
+FOREIGN_TABLES = frozenset({"healthsync_scheduler_jobs"})
+"""Tables others keep in the state database (the scheduler's job store), not part of our schema."""
+
+
 def _schema_lock(conn: Connection) -> None:
     """Serialise schema creation between processes opening the same new database at once.
 
@@ -412,7 +416,7 @@ def ensure_schema(
     """
     steps = MIGRATIONS if migrations is None else migrations
     _schema_lock(conn)
-    tables = set(inspect(conn).get_table_names())
+    tables = set(inspect(conn).get_table_names()) - FOREIGN_TABLES
     if meta.name not in tables:
         if tables:
             listed = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -80,6 +81,10 @@ def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+class _Stopped(Exception):
+    """Raised between batches when the run was asked to stop."""
+
+
 class PlanWriter:
     """Carries out plans against one CRM, recording outcomes in the state store.
 
@@ -101,6 +106,7 @@ class PlanWriter:
         run_id: int,
         max_attempts: int = 5,
         progress: Progress | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.crm = crm
         self.store = store
@@ -109,6 +115,12 @@ class PlanWriter:
         self.max_attempts = max_attempts
         self.limits = BATCH_LIMITS[vendor]
         self._progress = progress or (lambda stage, n: None)
+        self._stop = stop
+        self._batches = 0
+
+    def _check_stop(self) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise _Stopped(f"stopped on request after {self._batches} write batches; the next run resumes")
 
     # --- outbox reconciliation -----------------------------------------------------------------
 
@@ -145,6 +157,9 @@ class PlanWriter:
         except QuotaExhausted as exc:
             report.stopped = str(exc)
             report.errors.append({"kind": "quota", "vendor": exc.vendor, "message": str(exc)})
+        except _Stopped as exc:
+            report.stopped = str(exc)
+            report.errors.append({"kind": "stopped", "message": str(exc)})
         return report
 
     def _refused(self, report: WriteReport, kind: str, obj: str, outcome: WriteOutcome, payload: Any) -> None:
@@ -158,6 +173,8 @@ class PlanWriter:
     def _fields(self, plan: Plan, report: WriteReport) -> None:
         updates = [FieldUpdate(obj, rid, values) for obj, rid, values in group_updates(plan.field_writes)]
         for chunk in _chunks(updates, self.limits["fields"]):
+            self._check_stop()
+            self._batches += 1
             outcomes = self.crm.update_fields(chunk)
             done: dict[str, list[str]] = {}
             for update, outcome in zip(chunk, outcomes, strict=True):
@@ -174,6 +191,8 @@ class PlanWriter:
 
     def _deals(self, deals: Sequence[DealUpsert], report: WriteReport) -> None:
         for chunk in _chunks(list(deals), self.limits["deals"]):
+            self._check_stop()
+            self._batches += 1
             outcomes = self.crm.upsert_deals(chunk)
             ok: list[str] = []
             for deal, outcome in zip(chunk, outcomes, strict=True):
@@ -193,6 +212,8 @@ class PlanWriter:
             (_OutboxRow(t.key, "task", t.account_id, task_payload(t)) for t in tasks), run_id=self.run_id
         )
         for chunk in _chunks(list(tasks), self.limits["tasks"]):
+            self._check_stop()
+            self._batches += 1
             outcomes = self.crm.upsert_tasks(chunk)
             marks: list[tuple[str, OutboxStatus, str | None, str | None]] = []
             ok: list[str] = []
