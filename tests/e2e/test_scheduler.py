@@ -5,6 +5,7 @@ Each test reads the run records from the state database, as `healthsync status` 
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -87,7 +88,7 @@ def test_a_run_longer_than_its_interval_is_never_overlapped_and_stops_gracefully
             err = _stop(process)
         runs = _runs(config)
         assert all(r.status is not RunStatus.RUNNING for r in runs), err
-        for earlier, later in zip(runs, runs[1:], strict=False):
+        for earlier, later in itertools.pairwise(runs):
             assert earlier.ended_at is not None
             assert later.started_at >= earlier.ended_at  # one at a time
         stopped = [r for r in runs if any(e.get("kind") == "stopped" for e in r.errors)]
