@@ -254,9 +254,11 @@ def sync(config_path: Path, as_json: bool, as_of: Any, dry_run: bool) -> None:
 
     Example: healthsync sync --dry-run
     """
+    from healthsync.alerts import notify_after_run
     from healthsync.render_sync import print_sync_result
 
     result = _run(config_path, as_of, dry_run=dry_run, quiet=False)
+    notify_after_run(_config(config_path), None, result)
     if as_json:
         _print_json(result.to_json())
     else:
