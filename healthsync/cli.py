@@ -117,15 +117,25 @@ def _run(config_path: Path, as_of: Any, *, dry_run: bool, quiet: bool) -> Any:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="healthsync")
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Customer health scores, renewal stages and tasks, written back into your CRM.
 
     Pulls accounts from Salesforce or HubSpot, tickets from Zendesk and usage from your product
     database; scores each account with explainable rules; writes the score, its reasons, tasks and
     renewal deals back into the CRM.
 
+    Logs go to stderr, as JSON lines unless stderr is a terminal; the environment variables
+    HEALTHSYNC_LOG_LEVEL (debug, info, warning, error) and HEALTHSYNC_LOG_FORMAT (auto, json, text)
+    change that.
+
     Example: healthsync rules test --features examples/features.json
     """
+    from healthsync.logs import setup_logging
+
+    # The scheduler has nothing but its logs; a one-off command prints its own progress and result,
+    # so its logs add only warnings and errors unless asked for more.
+    setup_logging(default_level="info" if ctx.invoked_subcommand == "schedule" else "warning")
 
 
 # --- implemented now -------------------------------------------------------------------------
@@ -257,7 +267,13 @@ def sync(config_path: Path, as_json: bool, as_of: Any, dry_run: bool) -> None:
     from healthsync.alerts import notify_after_run
     from healthsync.render_sync import print_sync_result
 
-    result = _run(config_path, as_of, dry_run=dry_run, quiet=False)
+    try:
+        result = _run(config_path, as_of, dry_run=dry_run, quiet=False)
+    except ConfigError as exc:  # a refused credential mid-run is still a failed run to alert on
+        recorded = getattr(exc, "run_result", None)
+        if recorded is not None:
+            notify_after_run(_config(config_path), None, recorded)
+        raise
     notify_after_run(_config(config_path), None, result)
     if as_json:
         _print_json(result.to_json())
@@ -421,33 +437,109 @@ def auth() -> None:
 
 @auth.command("set")
 @click.argument("name")
-def auth_set(name: str) -> None:
+@click.option(
+    "--stdin",
+    "from_stdin",
+    is_flag=True,
+    help="Read the secret from standard input even on a terminal (the default when input is piped).",
+)
+@config_option
+def auth_set(name: str, from_stdin: bool, config_path: Path) -> None:
     """Store a credential in the OS keyring (prompts without echo, or reads stdin).
 
-    Example: healthsync auth set hubspot
+    NAME is a vendor (hubspot, salesforce, zendesk: the secret it signs in with, by the config's
+    salesforce.auth), a config key (salesforce.password, salesforce.security_token,
+    salesforce.consumer_secret, salesforce.private_key, zendesk.oauth_token, state.password,
+    usage.password, alerts.webhook_url, alerts.email.password) or an exact keyring name
+    (salesforce-password, acme/hubspot). A vendor or key is stored where the config's
+    { keyring = "..." } reference points, else under the names config.example.toml uses. Without a
+    keyring backend (a headless server), use { env = "..." } or { file = "..." } references instead.
+
+    Example: healthsync auth set salesforce.private_key --stdin < server.key
     """
-    _later("auth set", 8, "admin tooling")
+    import shlex
+
+    from healthsync import auth as credentials
+
+    config = credentials.optional_config(config_path)
+    target = credentials.target_for(name, config)
+    credentials.require_keyring(target)  # before anyone types a secret
+    if from_stdin or not sys.stdin.isatty():
+        value = credentials.read_secret(sys.stdin)
+    else:
+        value = click.prompt(f"{target.label} (input hidden)", hide_input=True)
+    stored = credentials.store_credential(target, value, config)
+    click.echo(f"{'replaced' if stored.replaced else 'stored'} {target.label}")
+    if target.warning:
+        click.echo(f"warning: {target.warning}", err=True)
+    # The follow-up commands name the config too, unless it is the default one.
+    with_config = "" if config_path == Path(DEFAULT_CONFIG) else f" --config {shlex.quote(str(config_path))}"
+    for key in stored.still_missing:
+        click.echo(f"still missing: {key} (healthsync auth set {key}{with_config})")
+    if target.vendor is not None and not stored.still_missing:
+        click.echo(f"check it with: healthsync auth test {target.vendor}{with_config}")
 
 
 @auth.command("test")
 @click.argument("name")
 @config_option
-def auth_test(name: str, config_path: Path) -> None:
-    """Call the vendor with a stored credential and report who it authenticates as.
+@json_option
+def auth_test(name: str, config_path: Path, as_json: bool) -> None:
+    """Call the vendor with the configured credentials and report who they sign in as.
+
+    NAME is hubspot, salesforce or zendesk (or one of their config keys). Secrets are found as a
+    sync finds them: keyring, then environment, then file. Exits 1 when the vendor refuses them,
+    with the vendor's message and the fix; nothing is written anywhere.
 
     Example: healthsync auth test hubspot
     """
-    _later("auth test", 8, "admin tooling")
+    from healthsync import auth as credentials
+    from healthsync.errors import AuthError, VendorError
+
+    config = _config(config_path)
+    try:
+        identity = credentials.verify_credential(config, name)
+    except AuthError as exc:
+        detail = VendorError.__str__(exc)  # vendor, endpoint, status and message; the fix on its own line
+        if as_json:
+            _print_json({"vendor": exc.vendor, "ok": False, "error": detail, "fix": exc.fix})
+        else:
+            click.echo(f"✗ {exc.vendor}: {detail}", err=True)
+            if exc.fix:
+                click.echo(f"  fix: {exc.fix}", err=True)
+        sys.exit(1)
+    if as_json:
+        _print_json(identity.to_json())
+        return
+    click.echo(f"✓ {identity.vendor}: signed in as {identity.who}")
+    rows = [*identity.credentials, *identity.details]
+    width = max((len(label) for label, _ in rows), default=0)
+    for label, value in rows:
+        click.echo(f"  {label.ljust(width)}  {value}")
+    for note in identity.notes:
+        click.echo(f"  note: {note}")
 
 
 @auth.command("delete")
 @click.argument("name")
-def auth_delete(name: str) -> None:
-    """Remove a credential from the OS keyring.
+@config_option
+def auth_delete(name: str, config_path: Path) -> None:
+    """Remove a credential from the OS keyring (NAME as for `auth set`).
 
-    Example: healthsync auth delete hubspot
+    Deleting an entry that is not there says so and exits 0, so deprovisioning scripts can run twice.
+
+    Example: healthsync auth delete salesforce.password
     """
-    _later("auth delete", 8, "admin tooling")
+    from healthsync import auth as credentials
+
+    config = credentials.optional_config(config_path)
+    target = credentials.target_for(name, config)
+    deleted = credentials.delete_credential(target)
+    if deleted.deleted:
+        click.echo(f"deleted {target.label}")
+    else:
+        reader = f" ({target.key})" if target.key else ""
+        click.echo(f"no keyring entry {target.keyring_name}{reader} to delete; nothing changed")
 
 
 @cli.group(cls=_Group)

@@ -116,6 +116,9 @@ def run_job(config_path: str, name: str, mode: str) -> None:
         log.info("scheduled run %s (%s): %s", result.run_id, name, result.status)
     except HealthsyncError as exc:
         log.error("scheduled run %s failed: %s", name, exc)
+        recorded = getattr(exc, "run_result", None)
+        if recorded is not None:  # a run that failed on its config or credentials: alert on it too
+            _alert(load_config(Path(config_path)), recorded)
 
 
 def _alert(config: Config, result: Any) -> None:

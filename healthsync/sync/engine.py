@@ -26,6 +26,7 @@ from healthsync.connectors.base import CrmDeal
 from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
 from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted, StateError
 from healthsync.http import Http
+from healthsync.logs import bind, unbind
 from healthsync.mappings import FieldMapping, load_mapping
 from healthsync.mappings.schema import required_schema
 from healthsync.mappings.validate import check_live_schema, raise_for
@@ -66,6 +67,32 @@ class Reporter:
 
     def done(self, name: str, summary: str) -> None:
         """A stage ended; `summary` is one human line."""
+
+
+class _LoggedReporter(Reporter):
+    """Passes progress on to the caller's reporter and logs each stage's summary (INFO) and start (DEBUG).
+
+    The logs carry the stage summaries whoever watches the run: progress bars, plain lines, or
+    nothing (the scheduler), so a run's log alone tells what it did.
+    """
+
+    def __init__(self, inner: Reporter) -> None:
+        self.inner = inner
+        self._started: dict[str, float] = {}
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self._started[name] = _time.monotonic()
+        log.debug("stage %s started", name, extra={"stage": name, "total": total})
+        self.inner.stage(name, total)
+
+    def advance(self, name: str, n: int) -> None:
+        self.inner.advance(name, n)
+
+    def done(self, name: str, summary: str) -> None:
+        started = self._started.pop(name, None)
+        took = round((_time.monotonic() - started) * 1000) if started is not None else None
+        log.info("%s: %s", name, summary, extra={"stage": name, "duration_ms": took})
+        self.inner.done(name, summary)
 
 
 @dataclass
@@ -234,21 +261,37 @@ def run_sync(
     started = _time.monotonic()
     own_store = store is None
     store = store or open_store(config)
+    bound = None
     try:
-        day, at = _moment(as_of, clock(), config.healthsync.timezone)
+        started_at = clock()
+        day, at = _moment(as_of, started_at, config.healthsync.timezone)
+        # A past day is a backfill, judged once at the start (a run crossing midnight stays a run).
+        backfill = day < started_at.astimezone(ZoneInfo(config.healthsync.timezone)).date()
         ttl = config.sync.lease_ttl_minutes * 60
         with store.hold_lease(config.name, ttl) as lease:
             store.mark_stale_runs()
             run_id = store.start_run(
                 config.name, dry_run, config_fingerprint=config.fingerprint(), lease=lease
             )
-            result = SyncResult(run_id, RunStatus.RUNNING.value, dry_run, day)
+            bound = bind(run_id=run_id, config=config.name)  # every record of the run carries its id
+            log.info(
+                "run %s started",
+                run_id,
+                extra={
+                    "crm": config.crm.system,
+                    "as_of": day,
+                    "dry_run": dry_run,
+                    "mode": mode,
+                    "trigger": trigger,
+                },
+            )
+            result = SyncResult(run_id, RunStatus.RUNNING.value, dry_run, day, backfill=backfill)
             run = _Run(
                 config,
                 store,
                 http or Http(retry_budget=config.sync.retry_budget),
                 clock,
-                reporter or Reporter(),
+                _LoggedReporter(reporter or Reporter()),
                 load_mapping(config.crm.system, config.crm.mapping),
                 result,
                 at,
@@ -268,7 +311,9 @@ def run_sync(
                 result.errors.append({"kind": "stopped", "message": str(exc)})
             except ConfigError as exc:
                 # Bad config, mapping or credentials: the caller fixes it (exit 2); nothing was written.
+                # The recorded run travels with the error, so callers can still alert on it.
                 result.errors.append({"kind": type(exc).__name__, "message": str(exc)})
+                exc.run_result = result  # type: ignore[attr-defined]
                 raise
             except HealthsyncError as exc:
                 # A vendor or the state store failed mid-run: recorded as a failed run and returned, so
@@ -291,14 +336,42 @@ def run_sync(
                         "as_of": day.isoformat(),
                         "mode": mode,
                         "trigger": trigger,
+                        "backfill": backfill,
                     },
                     api_calls=run.http.counter.by_endpoint(),
                     errors=result.errors,
                 )
+                _log_finished(result)
             return result
     finally:
         if own_store:
             store.close()
+        if bound is not None:
+            unbind(bound)
+
+
+def _log_finished(result: SyncResult) -> None:
+    """The run's summary line: INFO, or WARNING for a partial run (a failure was logged as it happened)."""
+    level = logging.WARNING if result.status == RunStatus.PARTIAL.value else logging.INFO
+    log.log(
+        level,
+        "run %s finished: %s",
+        result.run_id,
+        result.status,
+        extra={
+            "status": result.status,
+            "dry_run": result.dry_run,
+            "accounts": result.accounts,
+            "planned": result.planned,
+            "writes": result.writes,
+            "failed": result.failed,
+            "match": result.match,
+            "api_calls": result.api_calls,
+            "errors": len(result.errors),
+            "error_kinds": sorted({str(e.get("kind")) for e in result.errors}),
+            "duration_ms": round(result.duration_s * 1000),
+        },
+    )
 
 
 def _execute(run: _Run) -> RunStatus:
@@ -403,7 +476,6 @@ def _execute(run: _Run) -> RunStatus:
     )
     # A past day is a backfill: its history is recorded above, but the CRM shows today, so it is not
     # written (old scores and long-gone tasks would only confuse the CSM).
-    result.backfill = day < run.clock().astimezone(ZoneInfo(config.healthsync.timezone)).date()
     read_only = result.dry_run or result.backfill
     resend = [] if read_only else writer.reconcile_tasks()
     signal_keys = [s.key for a in assessments for s in a.signals]

@@ -89,3 +89,40 @@ def test_an_outage_is_a_failed_run_with_its_reason_and_nothing_half_written(tmp_
         box.faults.clear()
         again = cli_sync(config, box.clock.today())
         assert again["status"] == "ok", again["errors"]
+
+
+def test_a_token_refused_mid_run_is_a_failed_run_that_alerts(tmp_path: Path) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with Sandbox(accounts=10, seed=8, workdir=tmp_path / "box") as box:
+            config = config_for(box, tmp_path, "hubspot")
+            (tmp_path / "webhook-url").write_text(f"http://127.0.0.1:{server.server_address[1]}/hook\n")
+            with config.open("a") as toml:
+                toml.write('\n[alerts]\nwebhook_url = { file = "webhook-url" }\n')
+            (tmp_path / "healthsync-secrets" / "hubspot_token").write_text("revoked-token\n")
+            result = CliRunner().invoke(cli, ["sync", "--config", str(config)])
+            assert result.exit_code == 2  # a credential problem: fix the config
+            assert "hubspot.access_token" in result.output
+            assert [p["healthsync"]["event"] for p in received] == ["failed"]
+            assert received[0]["healthsync"]["errors"][0]["kind"] == "AuthError"
+            assert "revoked-token" not in json.dumps(received)
+            assert _status(config)["runs"][0]["status"] == "failed"
+    finally:
+        server.shutdown()
+        server.server_close()
