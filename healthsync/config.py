@@ -419,9 +419,13 @@ class AlertsSection(_Section):
 
 
 class LoggingSection(_Section):
-    """[logging]: verbosity and format (`auto`: text on a terminal, JSON lines otherwise)."""
+    """[logging]: verbosity and format (`auto`: text on a terminal, JSON lines otherwise).
 
-    level: Literal["debug", "info", "warning", "error"] = "info"
+    An unset level leaves it to the command (`healthsync.logs`): `info` for the scheduler, which has
+    only its logs, `warning` for one-off commands, which print their own progress and result.
+    """
+
+    level: Literal["debug", "info", "warning", "error"] | None = None
     format: Literal["auto", "json", "text"] = "auto"
 
     @field_validator("level", mode="before")

@@ -21,10 +21,15 @@ create does not.
 Client-side limiters keep a run under each vendor's documented limits, so the vendors' 429s stay
 rare rather than being the pacing mechanism. All waiting goes through an injectable `sleep` and
 `clock`, so tests run without real time passing.
+
+Every attempt is logged at DEBUG (`healthsync.http`: vendor, endpoint, kind, attempt, outcome, the
+HTTP status of a failure, duration_ms) and every retry at WARNING with its wait; never a header, a
+URL's query or a payload beyond what the error class already carries (redacted and truncated).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -42,6 +47,8 @@ from healthsync.errors import (
 )
 
 __all__ = ["CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy"]
+
+log = logging.getLogger("healthsync.http")
 
 T = TypeVar("T")
 Kind = Literal["read", "write"]
@@ -238,20 +245,29 @@ class Http:
                 if route.matches(endpoint):
                     route.limiter.acquire()
             self.counter.count(vendor, endpoint, kind)
+            started = time.perf_counter()
             try:
-                return fn()
+                answer = fn()
             except HealthsyncError as exc:
                 error: HealthsyncError = exc
             except Exception as exc:
                 translated = translate(exc) if translate is not None else None
                 if translated is None:
+                    _log_attempt(vendor, endpoint, kind, attempt, started, type(exc).__name__)
                     raise
                 error = translated
                 error.__cause__ = exc
+            else:
+                _log_attempt(vendor, endpoint, kind, attempt, started, None)
+                return answer
             wait = self._retry_wait(error, attempt, idempotent=idempotent)
+            _log_attempt(vendor, endpoint, kind, attempt, started, error, retry=wait is not None)
             if wait is None:
                 raise error
             self.retries.append((vendor, endpoint, type(error).__name__, wait))
+            fields = _fields(vendor, endpoint, kind, attempt, error)
+            fields.update(wait_s=round(wait, 3), retry_budget_left=self.budget.total - self.budget.used)
+            log.warning("%s %s: %s; retry %d in %.1f s", vendor, endpoint, error, attempt, wait, extra=fields)
             self._sleep(wait)
 
     def _retry_wait(self, error: HealthsyncError, attempt: int, *, idempotent: bool) -> float | None:
@@ -275,3 +291,37 @@ class Http:
             "retry_budget_left": self.budget.total - self.budget.used,
             "limiter_wait_s": waited,
         }
+
+
+def _fields(
+    vendor: str, endpoint: str, kind: Kind, attempt: int, error: HealthsyncError | str | None
+) -> dict[str, Any]:
+    """The structured fields of a request's log line: which call, which attempt, which error."""
+    fields: dict[str, Any] = {"vendor": vendor, "endpoint": endpoint, "kind": kind, "attempt": attempt}
+    if error is not None:
+        fields["error"] = error if isinstance(error, str) else type(error).__name__
+        status = getattr(error, "status", None)
+        if status is not None:
+            fields["status"] = status
+    return fields
+
+
+def _log_attempt(
+    vendor: str,
+    endpoint: str,
+    kind: Kind,
+    attempt: int,
+    started: float,
+    error: HealthsyncError | str | None,
+    *,
+    retry: bool = False,
+) -> None:
+    """One DEBUG line per request: `ok`, `retry` or `error` (with the error class and HTTP status)."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    fields = _fields(vendor, endpoint, kind, attempt, error)
+    fields["outcome"] = "ok" if error is None else "retry" if retry else "error"
+    fields["duration_ms"] = ms
+    outcome = fields["outcome"] if error is None else f"{fields['outcome']} ({fields['error']})"
+    log.debug("%s %s %s #%d: %s in %.0f ms", vendor, kind, endpoint, attempt, outcome, ms, extra=fields)
