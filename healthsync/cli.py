@@ -97,8 +97,11 @@ def _later(command: str, issue: int, what: str) -> NoReturn:
 
 def _config(config_path: Path) -> Any:
     from healthsync.config import load_config
+    from healthsync.logs import setup_logging
 
-    return load_config(config_path)
+    config = load_config(config_path)
+    setup_logging(config)  # the config's [logging] level and format, under the environment's
+    return config
 
 
 def _run(config_path: Path, as_of: Any, *, dry_run: bool, quiet: bool) -> Any:

@@ -180,6 +180,9 @@ def run_scheduler(config_path: Path) -> None:
     from healthsync.errors import ConfigError
 
     config = load_config(config_path)
+    from healthsync.logs import setup_logging
+
+    setup_logging(config, default_level="info")
     if not config.schedule:
         raise ConfigError(
             f"{config_path} has no [[schedule]] entry, so there is nothing to run; add one "
