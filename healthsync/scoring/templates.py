@@ -9,6 +9,7 @@ Unknown placeholders and bad format specs are found when the rule file is loaded
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 
 from healthsync.scoring.conditions import Condition, Scalar, format_scalar
@@ -138,8 +139,19 @@ def _substitute(
     return "–".join(rendered) if condition.op == "between" else ", ".join(rendered)
 
 
+FLOOR_SPEC = "floor"
+"""`{value:floor}`: the whole number below a value, e.g. the full days a ticket has been open. Unlike
+`.0f` it does not round up half-way through a day, so a reason written to the CRM changes once a day."""
+
+
 def _fmt(value: Scalar, spec: str, *, strict: bool) -> str:
     if not spec:
+        return format_scalar(value)
+    if spec == FLOOR_SPEC:
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return str(math.floor(value))
+        if strict:
+            raise ValueError("floor needs a number")
         return format_scalar(value)
     try:
         return format(value, spec)

@@ -177,6 +177,22 @@ def test_reason_template_substitutes_with_format_specs() -> None:
     assert text == "55% used (50%), +20 via active_user_ratio {literal}"
 
 
+@pytest.mark.parametrize(("age", "shown"), [(7.1, "7"), (7.5, "7"), (7.99, "7"), (8.0, "8"), (12, "12")])
+def test_floor_shows_whole_days_without_rounding_up(age: float, shown: str) -> None:
+    # Rounding 7.5 up to 8 would change a reason written to the CRM half-way through a day.
+    template = ReasonTemplate.parse("open for {value:floor} days")
+    assert (
+        template.render(value=age, points=-20, condition=Condition("gt", 7), signal="x")
+        == f"open for {shown} days"
+    )
+
+
+def test_floor_on_text_is_refused_when_the_rule_file_loads() -> None:
+    template = ReasonTemplate.parse("{value:floor}")
+    with pytest.raises(TemplateError, match="floor"):
+        template.check(sample="text", points=1, condition=Condition("eq", "text"), signal="segment")
+
+
 def test_reason_template_renders_ranges_and_sets() -> None:
     between = ReasonTemplate.parse("{value} in {threshold}")
     assert (
