@@ -155,7 +155,11 @@ BEYOND = {
     "queryAll [lookups]": "renewal deals / tasks looked up by key (SOQL IN lists)",
     "query_more [lookups]": "further pages of those look-ups",
     "query [lookups]": "SOQL look-ups",
+    "sobjects.describe": "mapping checked against the live schema (one per object)",
 }
+for _object in ("companies", "deals", "tasks"):
+    BEYOND[f"properties.{_object}"] = "mapping checked against the live schema"
+    BEYOND[f"property_groups.{_object}"] = "mapping checked against the live schema"
 
 _SOQL = frozenset({"query", "queryAll", "query_more"})
 
@@ -828,7 +832,7 @@ def print_block(
             f"     waited on limiters and backoff {first['sleep_s']:.1f} s, status {first['status']}; "
             f"seconds per stage: {_stages(first)}"
         )
-        print(f"     retries: {', '.join(first.get('retried', [])) or 'none'}")
+        print(f"     calls: {_by_vendor(first)}; retries: {', '.join(first.get('retried', [])) or 'none'}")
         print(f"     unchanged re-sync under the same limits: {real['again']['wall_s']:.1f} s")
         local = local_compute(first)
         print(
