@@ -12,7 +12,7 @@ refused is an outcome with an error, not an exception, so one bad record never s
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -198,8 +198,14 @@ class TicketSource(Protocol):
     def iter_tickets(self, cursor: str | None, *, start: date | None = None) -> Iterator[Page[Ticket]]:
         """Tickets changed since the stored export `cursor` (or since `start` on a first run)."""
 
-    def iter_ratings(self, since: WatermarkState | None = None) -> Iterator[Page[Rating]]:
-        """Satisfaction ratings given since `since`."""
+    def iter_ratings(
+        self,
+        since: WatermarkState | None = None,
+        *,
+        known_organizations: Callable[[Iterable[str]], Mapping[str, str]] | None = None,
+    ) -> Iterator[Page[Rating]]:
+        """Satisfaction ratings given since `since`; `known_organizations` maps ticket ids to
+        organizations the caller already knows (its mirror), so only the others cost a look-up."""
 
 
 class UsageSource(Protocol):

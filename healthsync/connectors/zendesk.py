@@ -285,7 +285,12 @@ class ZendeskConnector:
 
     # --- satisfaction ratings -------------------------------------------------------------------
 
-    def iter_ratings(self, since: WatermarkState | None = None) -> Iterator[Page[Rating]]:
+    def iter_ratings(
+        self,
+        since: WatermarkState | None = None,
+        *,
+        known_organizations: Callable[[Iterable[str]], Mapping[str, str]] | None = None,
+    ) -> Iterator[Page[Rating]]:
         """Received CSAT ratings (good 1 / bad 0) created at or after `since`, keyed by organization id.
 
         Ratings page by id, not by time, so only the last page carries the advanced watermark.
@@ -312,7 +317,12 @@ class ZendeskConnector:
                 and rating.id is not None
                 and watermark.accept(start, rating.id, rating.at)
             ]
-            organizations = self._ticket_organizations({ticket for ticket, _ in read})
+            tickets = {ticket for ticket, _ in read}
+            # Tickets the caller already knows (its ticket mirror) cost no call; the rest are looked
+            # up. A known ticket mapped to "" (deleted, or without organization) counts for nobody.
+            organizations = dict(known_organizations(tickets)) if known_organizations is not None else {}
+            organizations.update(self._ticket_organizations(tickets - organizations.keys()))
+            organizations = {t: o for t, o in organizations.items() if o}
             ratings = tuple(
                 replace(rating, account_key=organizations[ticket])
                 for ticket, rating in read

@@ -115,7 +115,8 @@ def pull_support(
         deleted += len(page.deleted)
         progress("tickets", len(page.records))
 
-    for rating_page in zendesk.iter_ratings(None if full else _watermark(store, "ratings")):
+    since = None if full else _watermark(store, "ratings")
+    for rating_page in zendesk.iter_ratings(since, known_organizations=store.ticket_organizations):
         ratings += _commit_watermark(
             store, "ratings", rating_page, lambda tx, p=rating_page: tx.upsert_ratings(p.records)
         )

@@ -156,6 +156,19 @@ class StateReads(StoreBase):
 
         return [_ticket(r) for r in self._rows_by_keys(org_ids, query)]
 
+    def ticket_organizations(self, ticket_ids: Iterable[str]) -> dict[str, str]:
+        """Organization id by mirrored ticket id (a rating's account); "" for a ticket that is deleted or
+        has no organization, so the caller knows it counts for nobody without asking the vendor."""
+        t = s.tickets
+
+        def query(chunk: list[str]) -> Select[Any]:
+            return select(t.c.id, t.c.organization_id, t.c.deleted).where(t.c.id.in_(chunk))
+
+        return {
+            str(r.id): "" if r.deleted or r.organization_id is None else str(r.organization_id)
+            for r in self._rows_by_keys(ticket_ids, query)
+        }
+
     def critical_tickets_open_at(self, at: datetime) -> list[Ticket]:
         """Critical tickets that were open at `at`: created by then and not solved by then.
 

@@ -10,7 +10,8 @@ Request counts are exact. The formulas pinned here, for O organizations, M ticke
   resuming from a stored cursor with C changes: ceil(C / 1,000), and at least 1;
 - a full read of the source: ceil(O / 100) organization pages + ceil(M / 1,000) export pages +
   ceil(R / 100) rating pages + 1 `tickets/show_many` per ratings page (a rating names its ticket,
-  not its organization; up to 100 ids a call).
+  not its organization; up to 100 ids a call), none for tickets the caller already knows (the engine
+  passes its ticket mirror).
 
 Pages are audited suite-wide (tests/conftest.py); the `show_many` batches are asserted here.
 """
@@ -177,6 +178,28 @@ def test_a_full_read_is_the_minimum_pages_plus_one_lookup_per_ratings_page(
     }
     lookups = [b.inputs for b in sandbox.stats.batches(source.name)]
     assert lookups == [source.lookup_max, source.lookup_max, RATINGS - 2 * source.lookup_max]
+
+
+def test_ratings_on_tickets_the_caller_knows_cost_no_lookup(
+    sandbox: Sandbox, tmp_path: Path, source: Source
+) -> None:
+    with connect(sandbox, tmp_path) as connector:
+        got = tickets(list(connector.iter_tickets(None)))
+        expected = sorted((r.id, r.account_key) for p in connector.iter_ratings() for r in p.records)
+    mirror = {t.id: "" if t.deleted else (t.organization_id or "") for t in got}  # "" counts for nobody
+    http = make_http()
+    with connect(sandbox, tmp_path, http) as connector:
+        ratings = [
+            r
+            for p in connector.iter_ratings(
+                known_organizations=lambda ids: {i: mirror[i] for i in ids if i in mirror}
+            )
+            for r in p.records
+        ]
+    assert sorted((r.id, r.account_key) for r in ratings) == expected  # the same ratings, same accounts
+    assert http.counter.by_endpoint()[source.name] == {
+        source.endpoints["ratings"]: _ceil(RATINGS, source.list_max)  # and no show_many at all
+    }
 
 
 # --- incremental -------------------------------------------------------------------------------
