@@ -9,6 +9,7 @@ Both use single ``INSERT … ON CONFLICT`` statements, so concurrent writers can
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import Row, select, update
@@ -16,12 +17,13 @@ from sqlalchemy import Row, select, update
 from healthsync.errors import StateError, truncate
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import StoreBase
+from healthsync.sync.state_reads import IN_CHUNK, chunked_keys
 from healthsync.sync.state_records import DeadLetter, OutboxEntry, OutboxStatus
 from healthsync.sync.state_tx import dialect_insert
 
 __all__ = ["BULK_CHUNK", "ERROR_LIMIT", "OutboxMixin"]
 
-BULK_CHUNK = 900
+BULK_CHUNK = IN_CHUNK
 """Rows or keys per statement: under SQLite's 999-parameter floor of old builds, for IN lists."""
 
 
@@ -54,6 +56,23 @@ def _outbox(row: Row[Any]) -> OutboxEntry:
         run_id=row.run_id,
         attempts=row.attempts,
     )
+
+
+def _mark_values(
+    status: OutboxStatus, crm_id: str | None, error: str | None, now: datetime
+) -> dict[str, Any]:
+    """The column values of moving an entry to `status`: SENT and FAILED count as an attempt, the
+    error is kept for FAILED only, and a known CRM id is never cleared."""
+    attempted = status in (OutboxStatus.SENT, OutboxStatus.FAILED)
+    values: dict[str, Any] = {
+        "status": status.value,
+        "updated_at": now,
+        "attempts": s.outbox.c.attempts + (1 if attempted else 0),
+        "last_error": truncate(error, ERROR_LIMIT) if error and status is OutboxStatus.FAILED else None,
+    }
+    if crm_id is not None:
+        values["crm_id"] = crm_id
+    return values
 
 
 def _dead_letter(row: Row[Any]) -> DeadLetter:
@@ -121,16 +140,7 @@ class OutboxMixin(StoreBase):
             StateError: no entry has this key.
         """
         o = s.outbox
-        status = OutboxStatus(status)
-        attempted = status in (OutboxStatus.SENT, OutboxStatus.FAILED)
-        values: dict[str, Any] = {
-            "status": status.value,
-            "updated_at": self._now(),
-            "attempts": o.c.attempts + (1 if attempted else 0),
-            "last_error": truncate(error, ERROR_LIMIT) if error and status is OutboxStatus.FAILED else None,
-        }
-        if crm_id is not None:
-            values["crm_id"] = crm_id
+        values = _mark_values(OutboxStatus(status), crm_id, error, self._now())
         with self._write() as conn:
             row = conn.execute(update(o).where(o.c.key == key).values(**values).returning(*o.c)).first()
         if row is None:
@@ -178,28 +188,15 @@ class OutboxMixin(StoreBase):
         now = self._now()
         with self._write() as conn:
             for key, status, crm_id, error in marks:
-                status = OutboxStatus(status)
-                attempted = status in (OutboxStatus.SENT, OutboxStatus.FAILED)
-                values: dict[str, Any] = {
-                    "status": status.value,
-                    "updated_at": now,
-                    "attempts": o.c.attempts + (1 if attempted else 0),
-                    "last_error": truncate(error, ERROR_LIMIT)
-                    if error and status is OutboxStatus.FAILED
-                    else None,
-                }
-                if crm_id is not None:
-                    values["crm_id"] = crm_id
+                values = _mark_values(OutboxStatus(status), crm_id, error, now)
                 conn.execute(update(o).where(o.c.key == key).values(**values))
 
     def outbox_lookup(self, keys: Iterable[str]) -> dict[str, OutboxEntry]:
         """The outbox entries of `keys` that exist, by key (one query per 900 keys)."""
         o = s.outbox
-        ordered = sorted(set(keys))
         found: dict[str, OutboxEntry] = {}
         with self._read() as conn:
-            for start in range(0, len(ordered), BULK_CHUNK):
-                chunk = ordered[start : start + BULK_CHUNK]
+            for chunk in chunked_keys(keys):
                 for row in conn.execute(select(o).where(o.c.key.in_(chunk))):
                     found[row.key] = _outbox(row)
         return found
@@ -330,11 +327,9 @@ class OutboxMixin(StoreBase):
     def resolve_dead_letters_many(self, vendor: str, object: str, record_keys: Iterable[str]) -> int:
         """Resolve the open letters of many records of one object (a retry succeeded); returns how many."""
         d = s.dead_letters
-        ordered = sorted(set(record_keys))
         resolved = 0
         with self._write() as conn:
-            for start in range(0, len(ordered), BULK_CHUNK):
-                chunk = ordered[start : start + BULK_CHUNK]
+            for chunk in chunked_keys(record_keys):
                 stmt = (
                     update(d)
                     .where(

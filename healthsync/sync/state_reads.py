@@ -27,7 +27,7 @@ from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import StoreBase
 from healthsync.sync.state_records import HealthRecord, HistoryPoint, OutcomeRecord, SnapshotRow
 
-__all__ = ["CLOSED_TICKET_STATUSES", "IN_CHUNK", "StateReads"]
+__all__ = ["CLOSED_TICKET_STATUSES", "IN_CHUNK", "StateReads", "chunked_keys"]
 
 IN_CHUNK = 900
 """Keys per ``IN (…)`` list: below SQLite's 999-parameter limit of older builds, with room to spare."""
@@ -105,7 +105,7 @@ def _outcome(row: Row[Any]) -> OutcomeRecord:
     )
 
 
-def _chunked_keys(keys: Iterable[str]) -> Iterator[list[str]]:
+def chunked_keys(keys: Iterable[str]) -> Iterator[list[str]]:
     """Distinct keys in sorted order, `IN_CHUNK` at a time; sorted so chunked results stay ordered."""
     ordered = sorted(set(keys))
     for start in range(0, len(ordered), IN_CHUNK):
@@ -118,7 +118,7 @@ class StateReads(StoreBase):
     def _rows_by_keys(self, keys: Iterable[str], query: Callable[[list[str]], Select[Any]]) -> list[Row[Any]]:
         rows: list[Row[Any]] = []
         with self._read() as conn:
-            for chunk in _chunked_keys(keys):
+            for chunk in chunked_keys(keys):
                 rows.extend(conn.execute(query(chunk)))
         return rows
 
