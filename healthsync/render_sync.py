@@ -7,7 +7,6 @@ Progress goes to stderr, so `sync --json > run.json` stays a clean JSON file: ba
 from __future__ import annotations
 
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import IO, Any
@@ -352,11 +351,6 @@ def print_status(console: Console, data: dict[str, Any]) -> None:
         console.print("No scheduled runs ([[schedule]] in the config).")
     if data["cursors"]:
         console.print("Cursors: " + ", ".join(f"{k} at {_short(v, 40)}" for k, v in data["cursors"].items()))
-
-
-def band_counts(result: SyncResult) -> Counter[str]:
-    """Accounts per band in a run."""
-    return Counter(a.result.band.value for a in result.assessments)
 
 
 def print_check(console: Console, report: CheckReport) -> None:
