@@ -338,6 +338,36 @@ class SignalsSection(_Section):
         return {name: getattr(self, name) for name in type(self).model_fields}
 
 
+class ReportTargets(_Section):
+    """[report.targets]: what each portfolio metric is judged against (the CS playbook's defaults)."""
+
+    nrr: float = Field(100.0, ge=0)
+    """Net revenue retention, % (on target above it)."""
+    grr: float = Field(85.0, ge=0, le=100)
+    """Gross revenue retention, % (above)."""
+    logo_churn: float = Field(5.0, ge=0, le=100)
+    """Logo churn, % per month (below); a quarter is judged by the compounded monthly rate."""
+    ltv_cac: float = Field(3.0, gt=0)
+    """Lifetime value over acquisition cost (above)."""
+    ttv_days: float = Field(14.0, gt=0)
+    """Median days to the first value milestone (below)."""
+    nps: float = Field(50.0, ge=-100, le=100)
+    """Net promoter score (above)."""
+    coverage: float = Field(100.0, ge=0, le=100)
+    """Share of active accounts scored in the last `coverage_days` days, % (at least)."""
+
+
+class ReportSection(_Section):
+    """[report]: the portfolio report's targets and the inputs only a person knows (CAC)."""
+
+    cac: float | None = Field(None, gt=0)
+    """Average customer acquisition cost, in ARR's currency; LTV/CAC is shown when it is set."""
+    value_share: float = Field(0.5, gt=0, le=1)
+    """The value milestone: the first day active users reach this share of licenses."""
+    coverage_days: int = Field(7, ge=1)
+    targets: ReportTargets = _section()
+
+
 class SyncSection(_Section):
     """[sync]: retry budget, run lease and dead-letter policy of one run."""
 
@@ -449,6 +479,7 @@ class Config(BaseModel):
     scoring: ScoringSection = _section()
     signals: SignalsSection = _section()
     sync: SyncSection = _section()
+    report: ReportSection = _section()
     schedule: tuple[Schedule, ...] = Field((), strict=False)
     alerts: AlertsSection | None = None
     logging: LoggingSection = _section()

@@ -154,6 +154,8 @@ class CrmDeal:
     amount: float | None
     account_id: str | None
     deleted: bool = False
+    loss_reason: str | None = None
+    """Why a closed-lost deal was lost: the mapping's `loss_reason_field` (the report's churn reasons)."""
 
 
 @dataclass(frozen=True)

@@ -334,6 +334,8 @@ class Writer:
         """The renewal deals that exist for `keys`, with stage and closed state, 100 keys per call."""
         deals = self.mapping.deals
         props = [deals.key_field, "dealstage", "pipeline", "closedate", "amount"]
+        if deals.loss_reason_field:
+            props.append(deals.loss_reason_field)
         rows = self._rows_by_key(
             "crm.deals.batch_api",
             "deals.batch_read",
@@ -360,6 +362,9 @@ class Writer:
                 close_date=_day(values.get("closedate")),
                 amount=float(amount) if amount not in (None, "") else None,
                 account_id=None,  # batch read carries no associations; the key names the account
+                loss_reason=(str(values.get(deals.loss_reason_field) or "") or None)
+                if deals.loss_reason_field
+                else None,
             )
         return found
 

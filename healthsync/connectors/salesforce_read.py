@@ -361,6 +361,11 @@ def fetch_deals(api: SalesforceApi, mapping: FieldMapping, keys: Sequence[str]) 
     key_field = api_name(deals.key_field, "deals.key_field")
     stages = {crm.casefold(): RenewalStage(name) for name, crm in deals.stages.items()}
     fields = ["StageName", "IsClosed", "CloseDate", "Amount", "AccountId"]
+    loss_field = (
+        api_name(deals.loss_reason_field, "deals.loss_reason_field") if deals.loss_reason_field else None
+    )
+    if loss_field is not None:
+        fields.append(loss_field)
     found: dict[str, CrmDeal] = {}
     for row in _lookup(api, obj, key_field, fields, keys):
         key = _text(_path(row, key_field))
@@ -378,6 +383,7 @@ def fetch_deals(api: SalesforceApi, mapping: FieldMapping, keys: Sequence[str]) 
             amount=float(amount) if amount is not None else None,
             account_id=row.get("AccountId"),
             deleted=bool(row.get("IsDeleted")),
+            loss_reason=_text(_path(row, loss_field)) if loss_field is not None else None,
         )
     return found
 

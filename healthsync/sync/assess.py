@@ -12,12 +12,12 @@ health history, and gets one `Assessment` per account. Keys that connect the sou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
-from healthsync.model import Account, Payment, Rating, Ticket
+from healthsync.model import Account, ContractOutcome, Payment, Rating, Ticket
 from healthsync.scoring.engine import score
 from healthsync.scoring.renewal import renewal_stage
 from healthsync.scoring.rules import RuleSet
@@ -48,7 +48,17 @@ def usage_key(account: Account, kind: str) -> str | None:
 _V = TypeVar("_V")
 
 
-def _normalised(kind: str, mapping: Mapping[str, _V]) -> dict[str, _V]:
+def key_normalizer(kind: str) -> Callable[[str], str] | None:
+    """How usage keys of `kind` are normalised before matching (`usage_key`'s form); None: as is."""
+    if kind == "domain":
+        return normalize_domain
+    if kind == "name":
+        return normalize_name
+    return None
+
+
+def normalised_keys(kind: str, mapping: Mapping[str, _V]) -> dict[str, _V]:
+    """`mapping` re-keyed to `usage_key`'s form, so a source's raw keys meet the accounts' keys."""
     if kind == "domain":
         return {normalize_domain(k): v for k, v in mapping.items()}
     if kind == "name":
@@ -83,9 +93,9 @@ def assess(
     """One assessment per live account, measured at the instant `at` (its date is the as-of day)."""
     today = at.date()
     kind = inputs.usage_key_kind
-    usage = _normalised(kind, inputs.usage) if inputs.usage is not None else None
-    nps = _normalised(kind, inputs.nps) if inputs.nps is not None else None
-    payments = _normalised(kind, inputs.payments) if inputs.payments is not None else None
+    usage = normalised_keys(kind, inputs.usage) if inputs.usage is not None else None
+    nps = normalised_keys(kind, inputs.nps) if inputs.nps is not None else None
+    payments = normalised_keys(kind, inputs.payments) if inputs.payments is not None else None
     tickets_by_org: dict[str, list[Ticket]] = defaultdict(list)
     for ticket in inputs.critical_tickets or ():
         if ticket.organization_id is not None:
@@ -126,6 +136,8 @@ def assess(
         signals = detect_signals(
             features, result, previous_band=previous_band, as_of=today, thresholds=thresholds, stage=stage
         )
+        if account.contract_outcome is ContractOutcome.CHURNED:
+            signals = []  # the customer has left: no task would help, and the CSM has moved on
         out.append(Assessment(account, key, features, result, stage, tuple(signals)))
     return out
 

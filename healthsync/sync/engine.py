@@ -13,30 +13,33 @@ an uninterrupted run would have produced.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time as _time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from healthsync.config import Config
 from healthsync.connectors.base import CrmDeal
-from healthsync.connectors.registry import crm_connector, ticket_source, usage_source
+from healthsync.connectors.registry import CrmConnector, crm_connector, ticket_source, usage_source
 from healthsync.errors import ConfigError, HealthsyncError, QuotaExhausted, StateError
 from healthsync.http import Http
 from healthsync.logs import bind, unbind
 from healthsync.mappings import FieldMapping, load_mapping
 from healthsync.mappings.schema import required_schema
 from healthsync.mappings.validate import check_live_schema, raise_for
-from healthsync.model import Plan
+from healthsync.model import Account, Plan, Rating
 from healthsync.scoring.rules import RuleSet, default_rules, load_rules
 from healthsync.scoring.signals import SignalThresholds
 from healthsync.scoring.trend import TrendSettings
-from healthsync.sync.assess import Inputs, assess
+from healthsync.sync.assess import Inputs, assess, key_normalizer, normalised_keys, usage_key
+from healthsync.sync.features import UsageSummary
 from healthsync.sync.matching import MatchReport, match_organizations
-from healthsync.sync.plan import Assessment, CallEstimate, build_plan, deal_key, estimate_calls
+from healthsync.sync.outcomes import LOOKBACK_DAYS, apply_outcomes, deal_keys_to_check, outcomes_from_deals
+from healthsync.sync.plan import Assessment, CallEstimate, build_plan, estimate_calls, top_reasons
 from healthsync.sync.pull import pull_accounts, pull_support, pull_usage
 from healthsync.sync.state import StateStore
 from healthsync.sync.state_records import AccountSnapshot, Lease, RunStatus
@@ -49,6 +52,8 @@ log = logging.getLogger("healthsync.sync")
 Clock = Callable[[], datetime]
 
 HISTORY_DAYS = 60
+NPS_MIRROR_DAYS = 100
+"""NPS answers this recent are mirrored (re-keyed to the CRM account) for the report's quarterly NPS."""
 """History read per run: the trend window and the last band before today (weekly syncs included)."""
 
 
@@ -411,10 +416,25 @@ def _execute(run: _Run) -> RunStatus:
                 has_payments=section.payments is not None,
                 has_nps=section.nps is not None,
                 progress=reporter.advance,
+                milestones=_milestones(accounts, section.account_key, config.report.value_share, day),
+                normalize=key_normalizer(section.account_key),
             )
         finally:
             usage.close()
         reporter.done("usage", f"usage of {len(usage_inputs.window.summaries)} accounts folded")
+
+    # --- how contracts ended: the renewal deals people closed since the last run ---------------
+    known = store.outcomes(since=day - timedelta(days=LOOKBACK_DAYS))
+    to_check = deal_keys_to_check(
+        accounts,
+        store.recent_contract_ends(day - timedelta(days=LOOKBACK_DAYS)),
+        [(o.account, o.contract_end) for o in known],
+        day,
+    )
+    live_deals: dict[str, CrmDeal] = crm.fetch_deals(to_check) if to_check else {}
+    decided = outcomes_from_deals(live_deals, {a.crm_id: a for a in accounts}, day=day, now=run.clock())
+    accounts = apply_outcomes(accounts, [*known, *decided], day)
+    owners = _owner_names(crm)
 
     run.check_stop("after the pull")
 
@@ -460,9 +480,18 @@ def _execute(run: _Run) -> RunStatus:
     reporter.done("score", ", ".join(f"{n} {b}" for b, n in sorted(bands.items())) or "no accounts")
 
     # History first: a crash after this point re-plans from the same scores.
+    key_kind = config.usage.account_key if config.usage is not None else "crm_id"
+    summaries = normalised_keys(key_kind, usage_inputs.window.summaries) if usage_inputs is not None else {}
     with store.transaction() as tx:
         tx.record_health(result.run_id or 0, [a.result for a in assessments], day=day)
-        tx.record_snapshots(result.run_id or 0, day, [_snapshot(a) for a in assessments])
+        tx.record_snapshots(
+            result.run_id or 0,
+            day,
+            [_snapshot(a, owners, summaries.get(usage_key(a.account, key_kind) or "")) for a in assessments],
+        )
+        tx.record_outcomes(decided)
+        if usage_inputs is not None and usage_inputs.nps:
+            tx.upsert_ratings(_nps_by_account(assessments, usage_inputs.nps, key_kind, day))
 
     # --- plan ---------------------------------------------------------------------------------
     writer = PlanWriter(
@@ -480,12 +509,6 @@ def _execute(run: _Run) -> RunStatus:
     resend = [] if read_only else writer.reconcile_tasks()
     signal_keys = [s.key for a in assessments for s in a.signals]
     known_tasks = store.outbox_lookup(signal_keys)
-    deal_keys = [
-        deal_key(a.key, a.account.contract_end)
-        for a in assessments
-        if a.stage is not None and a.account.contract_end is not None
-    ]
-    live_deals: dict[str, CrmDeal] = crm.fetch_deals(deal_keys) if deal_keys else {}
     plan = build_plan(
         assessments, run.mapping, as_of=day, now=run.clock(), known_tasks=known_tasks, live_deals=live_deals
     )
@@ -520,7 +543,49 @@ def _execute(run: _Run) -> RunStatus:
     return RunStatus.OK
 
 
-def _snapshot(a: Assessment) -> AccountSnapshot:
+def _milestones(
+    accounts: list[Account], key_kind: str, share: float, day: date
+) -> dict[str, tuple[int, date]]:
+    """The value milestone of each account in its first year: active users >= `share` of licenses,
+    counted from the contract start (keyed as the usage source keys accounts)."""
+    out: dict[str, tuple[int, date]] = {}
+    for account in accounts:
+        start, licenses = account.contract_start, account.licenses
+        if start is None or not licenses or not 0 <= (day - start).days <= 366:
+            continue
+        key = usage_key(account, key_kind)
+        if key is not None:
+            out[key] = (max(1, math.ceil(share * licenses)), start)
+    return out
+
+
+def _owner_names(crm: CrmConnector) -> dict[str, str]:
+    """Owner names by id for the report (one paged read); empty when the CRM refuses the read."""
+    try:
+        return {o.id: o.name for o in crm.owners().values()}
+    except HealthsyncError as exc:
+        log.warning("owner names not read (the report shows owner ids): %s", exc)
+        return {}
+
+
+def _nps_by_account(
+    assessments: list[Assessment], nps: Mapping[str, list[Rating]], key_kind: str, day: date
+) -> list[Rating]:
+    """Recent NPS answers re-keyed to the CRM account, for the report's NPS (a quarter and a bit)."""
+    since = datetime.combine(day - timedelta(days=NPS_MIRROR_DAYS), time.min, tzinfo=UTC)
+    by_key = normalised_keys(key_kind, nps)
+    out: list[Rating] = []
+    for a in assessments:
+        key = usage_key(a.account, key_kind)
+        if key is None:
+            continue
+        for rating in by_key.get(key, ()):
+            if rating.at >= since:
+                out.append(replace(rating, account_key=a.key))
+    return out
+
+
+def _snapshot(a: Assessment, owners: Mapping[str, str], usage: UsageSummary | None) -> AccountSnapshot:
     account = a.account
     return AccountSnapshot(
         account=a.key,
@@ -533,4 +598,11 @@ def _snapshot(a: Assessment) -> AccountSnapshot:
         owner_id=account.owner_id,
         segment=account.segment,
         name=account.name,
+        owner_name=owners.get(account.owner_id) if account.owner_id else None,
+        reasons=tuple(top_reasons(a.result)),
+        signals=tuple(
+            {"kind": s.kind.value, "code": s.code, "subject": s.subject, "reason": s.reason}
+            for s in a.signals
+        ),
+        value_day=usage.value_day if usage is not None else None,
     )

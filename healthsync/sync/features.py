@@ -11,7 +11,7 @@ given by then. A feature with no input stays None ("no data"), never zero.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -52,6 +52,8 @@ class UsageSummary:
     recent_users: int = 0
     earlier_users: int = 0
     days_seen: int = 0
+    value_day: date | None = None
+    """First day in the window that met the account's value milestone (see `UsageWindow.milestones`)."""
 
 
 @dataclass
@@ -60,6 +62,11 @@ class UsageWindow:
 
     as_of: date
     summaries: dict[str, UsageSummary] = field(default_factory=dict)
+    milestones: Mapping[str, tuple[int, date]] = field(default_factory=dict)
+    """Per usage key, the active users that mean "the customer gets value" and the contract start
+    they count from; the fold notes the first such day (the report's time to value)."""
+    normalize: Callable[[str], str] | None = None
+    """How a row's account key becomes a `milestones` key (domains and names are normalised)."""
 
     @property
     def start(self) -> date:
@@ -89,6 +96,20 @@ class UsageWindow:
                 summary.recent_users += row.active_users
             elif age < 2 * CHANGE_WINDOW_DAYS:
                 summary.earlier_users += row.active_users
+            milestone = (
+                self.milestones.get(
+                    row.account_key if self.normalize is None else self.normalize(row.account_key)
+                )
+                if self.milestones
+                else None
+            )
+            if (
+                milestone is not None
+                and row.day >= milestone[1]
+                and row.active_users >= milestone[0]
+                and (summary.value_day is None or row.day < summary.value_day)
+            ):
+                summary.value_day = row.day
 
 
 def payments_on_time(payments: Iterable[Payment], as_of: date) -> bool | None:

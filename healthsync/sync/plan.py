@@ -36,6 +36,7 @@ from healthsync.model import (
     TaskUpsert,
 )
 from healthsync.scoring.renewal import OPEN_STAGES, stage_order
+from healthsync.sync.outcomes import deal_key
 
 __all__ = [
     "BATCH_LIMITS",
@@ -47,6 +48,7 @@ __all__ = [
     "desired_outputs",
     "estimate_calls",
     "reasons_text",
+    "top_reasons",
 ]
 
 REASONS_MAX_CHARS = 255
@@ -67,17 +69,12 @@ class Assessment:
     signals: tuple[Signal, ...] = ()
 
 
-def deal_key(account_key: str, contract_end: date) -> str:
-    """The renewal deal's external id: one deal per account and contract end."""
-    return f"renewal:{account_key}:{contract_end.isoformat()}"
-
-
 def _signed(points: float) -> str:
     text = f"{points:+.1f}".rstrip("0").rstrip(".")
     return text.replace("-", "\u2212")
 
 
-def reasons_text(result: HealthResult, limit: int = 3) -> str:
+def top_reasons(result: HealthResult, limit: int = 3) -> list[str]:
     """The top reasons behind a score, biggest effect first, as a CSM reads them in a list view.
 
     A CSM override comes first, because it is what decides the band she sees.
@@ -93,7 +90,12 @@ def reasons_text(result: HealthResult, limit: int = 3) -> str:
     parts += [f"{_signed(c.points)} {c.reason}" for c in ranked[:limit]]
     if result.missing:
         parts.append(f"no data: {', '.join(sorted(result.missing))}")
-    text = "; ".join(parts)
+    return parts
+
+
+def reasons_text(result: HealthResult, limit: int = 3) -> str:
+    """`top_reasons` as the one short text field the CRM shows, cut to the field's length."""
+    text = "; ".join(top_reasons(result, limit))
     return text if len(text) <= REASONS_MAX_CHARS else text[: REASONS_MAX_CHARS - 1] + "\u2026"
 
 

@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
@@ -151,9 +151,14 @@ def pull_usage(
     has_payments: bool,
     has_nps: bool,
     progress: Progress = _quiet,
+    milestones: Mapping[str, tuple[int, date]] | None = None,
+    normalize: Callable[[str], str] | None = None,
 ) -> UsageInputs:
-    """Fold the usage window ending `as_of`; read payments due in six months and a year of NPS."""
-    window = UsageWindow(as_of)
+    """Fold the usage window ending `as_of`; read payments due in six months and a year of NPS.
+
+    `milestones` (see `UsageWindow.milestones`) lets the fold note each new account's first day of value.
+    """
+    window = UsageWindow(as_of, milestones=milestones or {}, normalize=normalize)
     for batch in usage.iter_daily_usage(window.start, as_of):
         window.add(batch)
         progress("usage rows", len(batch))

@@ -44,6 +44,7 @@ from healthsync.model import (
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import utc_now
 from healthsync.sync.state_engine import create_state_engine
+from healthsync.sync.state_history import StateHistory
 from healthsync.sync.state_lease import LeaseMixin
 from healthsync.sync.state_outbox import OutboxMixin
 from healthsync.sync.state_reads import StateReads
@@ -61,7 +62,7 @@ from healthsync.sync.state_records import (
     RunStatus,
     SnapshotRow,
 )
-from healthsync.sync.state_tx import StateTransaction, read_cursor, upsert
+from healthsync.sync.state_tx import StateTransaction, read_cursor
 
 __all__ = [
     "MAX_CURSOR_KEYS",
@@ -99,7 +100,7 @@ def _run(row: Row[Any]) -> RunRecord:
     )
 
 
-class StateStore(StateReads, OutboxMixin, LeaseMixin):
+class StateStore(StateReads, StateHistory, OutboxMixin, LeaseMixin):
     """Everything healthsync persists between runs; open with `StateStore.open`, close when done.
 
     One instance may be shared by threads (SQLAlchemy pools connections); separate processes
@@ -346,21 +347,16 @@ class StateStore(StateReads, OutboxMixin, LeaseMixin):
         reason: str | None = None,
         new_contract_end: date | None = None,
         arr: float | None = None,
+        decided_on: date | None = None,
+        deal_key: str | None = None,
     ) -> OutcomeRecord:
         """Record that a contract ending on `contract_end` was renewed or churned.
 
         Re-recording the same contract end replaces the earlier verdict: people correct mistakes.
         """
-        record = OutcomeRecord(account, contract_end, outcome, reason, new_contract_end, arr, self._now())
-        row = {
-            "account": account,
-            "contract_end": contract_end,
-            "outcome": outcome.value,
-            "reason": reason,
-            "new_contract_end": new_contract_end,
-            "arr": arr,
-            "recorded_at": record.recorded_at,
-        }
-        with self._write() as conn:
-            upsert(conn, s.contract_outcomes, [row], keys=("account", "contract_end"))
+        record = OutcomeRecord(
+            account, contract_end, outcome, reason, new_contract_end, arr, self._now(), decided_on, deal_key
+        )
+        with self.transaction() as tx:
+            tx.record_outcomes([record])
         return record

@@ -90,6 +90,10 @@ def _snapshot(row: Row[Any]) -> SnapshotRow:
         owner_id=row.owner_id,
         segment=row.segment,
         name=row.name,
+        owner_name=row.owner_name,
+        reasons=tuple(row.reasons or ()),
+        signals=tuple(row.signals or ()),
+        value_day=row.value_day,
     )
 
 
@@ -102,6 +106,8 @@ def _outcome(row: Row[Any]) -> OutcomeRecord:
         new_contract_end=row.new_contract_end,
         arr=row.arr,
         recorded_at=row.recorded_at,
+        decided_on=row.decided_on,
+        deal_key=row.deal_key,
     )
 
 
@@ -359,6 +365,21 @@ class StateReads(StoreBase):
             return select(ranked).where(ranked.c.rank == 1)
 
         return {r.account: _snapshot(r) for r in self._rows_by_keys(accounts, query)}
+
+    def recent_contract_ends(self, since_day: date) -> set[tuple[str, date]]:
+        """Every (account, contract end) a snapshot taken on or after `since_day` recorded.
+
+        The engine looks for the renewal deals of these contracts to learn how each one ended, also
+        after the CRM moved the account on to its next term.
+        """
+        t = s.account_snapshots
+        stmt = (
+            select(t.c.account, t.c.contract_end)
+            .where(t.c.day >= since_day, t.c.contract_end.is_not(None))
+            .distinct()
+        )
+        with self._read() as conn:
+            return {(str(r.account), r.contract_end) for r in conn.execute(stmt)}
 
     def outcomes(self, since: date | None = None) -> list[OutcomeRecord]:
         """Recorded contract outcomes with a contract end on or after `since`, by end date."""

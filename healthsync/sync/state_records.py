@@ -145,6 +145,13 @@ class AccountSnapshot:
     owner_id: str | None = None
     segment: str | None = None
     name: str | None = None
+    owner_name: str | None = None
+    reasons: tuple[str, ...] = ()
+    """The top reasons behind the score, as the CRM shows them."""
+    signals: tuple[Mapping[str, Any], ...] = ()
+    """Signals raised that day: kind, code, subject and reason of each (the report's expansion view)."""
+    value_day: date | None = None
+    """First day in the usage window, on or after the contract start, that met the value milestone."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +173,10 @@ class OutcomeRecord:
     new_contract_end: date | None
     arr: float | None
     recorded_at: datetime
+    decided_on: date | None = None
+    """The day the deal was closed (its close date), when known."""
+    deal_key: str | None = None
+    """The renewal deal the verdict was read from."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,12 @@ Schema versions:
 * **0**: the 0.0 pre-release layout. Every table of version 1 except ``dead_letters``, and ``runs``
   had no ``api_calls`` column.
 * **1**: the 0.1 layout: every table below except ``organizations``.
-* **2**: the current layout, defined below: adds the ``organizations`` mirror (Zendesk organizations,
-  so a re-sync reads only the changed ones from the incremental export) and account names in
-  ``account_snapshots`` (so ``explain`` finds an account by name without calling the CRM).
+* **2**: adds the ``organizations`` mirror (Zendesk organizations, so a re-sync reads only the
+  changed ones from the incremental export) and account names in ``account_snapshots`` (so
+  ``explain`` finds an account by name without calling the CRM).
+* **3**: the current layout, defined below: what the portfolio report needs. ``account_snapshots``
+  gain the owner's name, the top reasons, the signals raised and the value-milestone day;
+  ``contract_outcomes`` gain the day the deal was decided and the deal's key.
 
 To change the layout: bump `SCHEMA_VERSION`, add a step to `MIGRATIONS` keyed by the version it
 upgrades *from*, and make the step spell out its DDL (do not create today's table objects in an old
@@ -72,7 +75,7 @@ __all__ = [
     "usage_days",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """The layout this code reads and writes; older files are migrated, newer ones refused."""
 
 APPLICATION = "healthsync"
@@ -255,7 +258,12 @@ account_snapshots = Table(
     Column("owner_id", String),
     Column("segment", String),
     Column("name", String),
+    Column("owner_name", String),
+    Column("reasons", _json()),
+    Column("signals", _json()),
+    Column("value_day", Date),
     Index(None, "account", "day"),
+    Index(None, "day"),
 )
 
 contract_outcomes = Table(
@@ -268,6 +276,8 @@ contract_outcomes = Table(
     Column("new_contract_end", Date),
     Column("arr", Float),
     Column("recorded_at", UTCDateTime, nullable=False),
+    Column("decided_on", Date),
+    Column("deal_key", String),
 )
 
 outbox = Table(
@@ -366,7 +376,31 @@ def _migrate_1_to_2(conn: Connection) -> None:
     ).create(conn, checkfirst=True)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {0: _migrate_0_to_1, 1: _migrate_1_to_2}
+def _migrate_2_to_3(conn: Connection) -> None:
+    """0.2 stores recorded no report inputs; the report says "not enough data since" the upgrade."""
+    have = {c["name"] for c in inspect(conn).get_columns("account_snapshots")}
+    for column in (
+        Column("owner_name", String),
+        Column("reasons", _json()),
+        Column("signals", _json()),
+        Column("value_day", Date),
+    ):
+        if column.name not in have:
+            _add_column(conn, "account_snapshots", column)
+    indexes = {i["name"] for i in inspect(conn).get_indexes("account_snapshots")}
+    if "ix_account_snapshots_day" not in indexes:
+        conn.execute(text("CREATE INDEX ix_account_snapshots_day ON account_snapshots (day)"))
+    have = {c["name"] for c in inspect(conn).get_columns("contract_outcomes")}
+    for column in (Column("decided_on", Date), Column("deal_key", String)):
+        if column.name not in have:
+            _add_column(conn, "contract_outcomes", column)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    0: _migrate_0_to_1,
+    1: _migrate_1_to_2,
+    2: _migrate_2_to_3,
+}
 """Step that upgrades a database *from* the key's version to the next; all run in one transaction."""
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from healthsync.errors import StateError
 from healthsync.model import HealthResult, Payment, Rating, SupportOrganization, Ticket, UsageDay
 from healthsync.sync import state_schema as s
-from healthsync.sync.state_records import MAX_CURSOR_KEYS, AccountSnapshot, CursorState
+from healthsync.sync.state_records import MAX_CURSOR_KEYS, AccountSnapshot, CursorState, OutcomeRecord
 
 __all__ = [
     "UPSERT_BATCH",
@@ -333,6 +333,24 @@ class StateTransaction:
         )
         return upsert(self._conn, s.health_history, rows, keys=("account", "day"))
 
+    def record_outcomes(self, records: Iterable[OutcomeRecord]) -> int:
+        """Store contract verdicts, one per (account, contract end); a later verdict replaces the earlier."""
+        rows = (
+            {
+                "account": r.account,
+                "contract_end": r.contract_end,
+                "outcome": r.outcome.value,
+                "reason": r.reason,
+                "new_contract_end": r.new_contract_end,
+                "arr": r.arr,
+                "recorded_at": r.recorded_at,
+                "decided_on": r.decided_on,
+                "deal_key": r.deal_key,
+            }
+            for r in records
+        )
+        return upsert(self._conn, s.contract_outcomes, rows, keys=("account", "contract_end"))
+
     def record_snapshots(self, run_id: int, day: date, rows: Iterable[AccountSnapshot]) -> int:
         """Store what `run_id` saw of each account's contract (ARR, licenses, dates) on `day`."""
         values = (
@@ -349,6 +367,10 @@ class StateTransaction:
                 "owner_id": r.owner_id,
                 "segment": r.segment,
                 "name": r.name,
+                "owner_name": r.owner_name,
+                "reasons": list(r.reasons) or None,
+                "signals": [dict(x) for x in r.signals] or None,
+                "value_day": r.value_day,
             }
             for r in rows
         )

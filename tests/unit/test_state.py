@@ -206,6 +206,15 @@ def run_columns(target: Target) -> set[str]:
         engine.dispose()
 
 
+def columns_of(target: Target, table: str) -> set[str]:
+    engine = target.raw_engine()
+    try:
+        with engine.connect() as conn:
+            return {c["name"] for c in inspect(conn).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
 def table_names(target: Target) -> set[str]:
     engine = target.raw_engine()
     try:
@@ -249,7 +258,9 @@ def test_version_0_database_is_migrated_forward(target: Target, clock: FakeClock
     assert "api_calls" in run_columns(target)
     assert "dead_letters" in table_names(target)
     assert "organizations" in table_names(target)
-    assert meta_version(target) == str(state_schema.SCHEMA_VERSION) == "2"
+    assert {"owner_name", "reasons", "signals", "value_day"} <= columns_of(target, "account_snapshots")
+    assert {"decided_on", "deal_key"} <= columns_of(target, "contract_outcomes")
+    assert meta_version(target) == str(state_schema.SCHEMA_VERSION) == "3"
 
 
 def test_failed_migration_leaves_the_database_as_it_was(target: Target) -> None:
@@ -292,7 +303,7 @@ def test_newer_schema_version_is_refused(target: Target) -> None:
     finally:
         engine.dispose()
 
-    with pytest.raises(StateError, match=r"version 7.*versions up to 2.*newer healthsync"):
+    with pytest.raises(StateError, match=r"version 7.*versions up to 3.*newer healthsync"):
         target.open()
 
 
@@ -570,17 +581,100 @@ def test_snapshots_per_run_and_latest_before_a_day(store: StateStore) -> None:
     assert store.latest_snapshots(["acme"], before_day=date(2025, 3, 9))["acme"].licenses == 12
 
 
+def test_report_readers_window_starts_nps_and_outcomes(store: StateStore) -> None:
+    runs = [store.start_run("prod", False) for _ in range(4)]
+    signal = {"kind": "expansion", "code": "expansion.utilization", "subject": "Seats", "reason": "90 %"}
+    store.record_snapshots(
+        runs[0], date(2025, 3, 1), [AccountSnapshot("acme", arr=1000.0, contract_start=date(2025, 2, 1))]
+    )
+    store.record_snapshots(
+        runs[1], date(2025, 3, 8), [AccountSnapshot("acme", arr=1100.0), AccountSnapshot("beta")]
+    )
+    store.record_snapshots(
+        runs[2],
+        date(2025, 3, 15),
+        [
+            AccountSnapshot(
+                "acme",
+                arr=1200.0,
+                contract_start=date(2025, 1, 15),
+                contract_end=date(2026, 1, 14),
+                owner_name="Dana Owner",
+                reasons=("+20 logins", "-5 tickets"),
+                signals=(signal,),
+                value_day=date(2025, 3, 2),
+            )
+        ],
+    )
+    # A second run on the same day: the window keeps the day's last run only.
+    store.record_snapshots(runs[3], date(2025, 3, 15), [AccountSnapshot("acme", arr=1250.0)])
+
+    rows = list(store.snapshot_window(date(2025, 3, 8), date(2025, 3, 31)))
+    # acme: its state on the window's start (the 03-08 row), then the 03-15 day's last run; beta: 03-08.
+    assert [(r.account, r.day, r.arr) for r in rows] == [
+        ("acme", date(2025, 3, 8), 1100.0),
+        ("acme", date(2025, 3, 15), 1250.0),
+        ("beta", date(2025, 3, 8), None),
+    ]
+    third = store.snapshots_for_run(runs[2])[0]
+    assert (third.owner_name, third.reasons, third.signals, third.value_day) == (
+        "Dana Owner",
+        ("+20 logins", "-5 tickets"),
+        (signal,),
+        date(2025, 3, 2),
+    )
+    starts = {r.account: r for r in store.account_starts(date(2025, 3, 31))}
+    assert starts["acme"].first_seen == date(2025, 3, 1)
+    assert starts["acme"].first_contract_start == date(2025, 1, 15)
+    assert starts["acme"].value_day == date(2025, 3, 2)
+    assert store.first_snapshot_day() == date(2025, 3, 1)
+
+    at = datetime(2025, 3, 10, 12, tzinfo=UTC)
+    store.upsert_ratings(
+        [
+            Rating(account_key="acme", kind=RatingKind.NPS, score=9, at=at, id="n1"),
+            Rating(account_key="acme", kind=RatingKind.CSAT, score=1, at=at, id="c1"),
+            Rating(account_key="beta", kind=RatingKind.NPS, score=3, at=at - timedelta(days=9), id="n2"),
+        ]
+    )
+    assert [(r.account, r.score) for r in store.nps_answers(date(2025, 3, 8), date(2025, 3, 31))] == [
+        ("acme", 9)
+    ]
+
+    store.record_outcome("acme", date(2025, 3, 31), ContractOutcome.RENEWED, decided_on=date(2025, 3, 20))
+    store.record_outcome("beta", date(2025, 4, 30), ContractOutcome.CHURNED, decided_on=date(2025, 4, 2))
+    assert [o.account for o in store.outcomes_decided(date(2025, 3, 31))] == ["acme"]
+    assert store.recent_contract_ends(date(2025, 3, 8)) == {("acme", date(2026, 1, 14))}
+    assert store.recent_contract_ends(date(2025, 3, 16)) == set()
+
+
 def test_contract_outcome_recorded_and_corrected(store: StateStore, clock: FakeClock) -> None:
     end = date(2025, 6, 30)
     store.record_outcome("acme", end, ContractOutcome.CHURNED, reason="budget")
     clock.advance(days=1)
-    store.record_outcome("acme", end, ContractOutcome.RENEWED, new_contract_end=date(2026, 6, 30), arr=5000.0)
+    store.record_outcome(
+        "acme",
+        end,
+        ContractOutcome.RENEWED,
+        new_contract_end=date(2026, 6, 30),
+        arr=5000.0,
+        decided_on=date(2025, 6, 28),
+        deal_key="renewal:acme:2025-06-30",
+    )
 
     [outcome] = store.outcomes(since=date(2025, 1, 1))
-    assert (outcome.outcome, outcome.reason, outcome.new_contract_end) == (
+    assert (
+        outcome.outcome,
+        outcome.reason,
+        outcome.new_contract_end,
+        outcome.decided_on,
+        outcome.deal_key,
+    ) == (
         ContractOutcome.RENEWED,
         None,
         date(2026, 6, 30),
+        date(2025, 6, 28),
+        "renewal:acme:2025-06-30",
     )
     assert outcome.recorded_at == T0 + timedelta(days=1)
     assert store.outcomes(since=date(2025, 7, 1)) == []

@@ -417,3 +417,18 @@ def test_everything_at_once() -> None:
         segment="Enterprise",
         extra={"seats_used": 11},
     )
+
+
+def test_the_value_day_is_the_first_day_on_or_after_the_start_with_enough_active_users() -> None:
+    # Milestone: 5 active users (50 % of 10 licenses), counted from the contract start 20 days back.
+    folded = UsageWindow(AS_OF, milestones={KEY: (5, day(20))})
+    # Day 25 back had 9 users but precedes the start; day 12 back is the first qualifying day after it.
+    folded.add([row(3, users=8), row(25, users=9), row(15, users=4), row(12, users=5), row(9, users=7)])
+    assert folded.summaries[KEY].value_day == day(12)
+    assert fold(row(1, users=50)).value_day is None  # no milestone asked for this account
+
+
+def test_value_milestones_match_normalised_keys() -> None:
+    folded = UsageWindow(AS_OF, milestones={"acme.com": (1, day(10))}, normalize=str.lower)
+    folded.add([row(4, users=1, key="ACME.com")])
+    assert folded.summaries["ACME.com"].value_day == day(4)
