@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from healthsync.model import Account, Features, Payment, Rating, RatingKind, Ticket, UsageDay
 
@@ -137,7 +137,7 @@ def _last_nps(ratings: Iterable[Rating], at: datetime) -> Rating | None:
 
 
 def _critical(tickets: Iterable[Ticket], at: datetime) -> tuple[int, float | None, str | None]:
-    """Open critical tickets at `at`: how many, the oldest one's age in days and its id."""
+    """Open critical tickets at `at`: how many, the oldest one's age in whole days and its id."""
     open_now = [
         t
         for t in tickets
@@ -149,7 +149,9 @@ def _critical(tickets: Iterable[Ticket], at: datetime) -> tuple[int, float | Non
     if not open_now:
         return 0, None, None
     oldest = min(open_now, key=lambda t: (t.created_at, t.id))
-    return len(open_now), round((at - oldest.created_at).total_seconds() / 86400, 2), oldest.id
+    # Whole calendar days (UTC, like every day-based feature): the age, and the reason text that
+    # shows it, change once a day, so two syncs on one day write the same thing.
+    return len(open_now), float((at.date() - oldest.created_at.astimezone(UTC).date()).days), oldest.id
 
 
 def build_features(

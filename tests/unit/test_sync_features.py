@@ -8,6 +8,7 @@ contract days. Ages below are days before the as-of day (0 = the as-of day itsel
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -257,17 +258,31 @@ def critical(tickets: list[Ticket] | None) -> tuple[int | None, float | None, st
     return built.open_critical_tickets, built.oldest_critical_ticket_age_days, built.oldest_critical_ticket_id
 
 
-def test_an_open_critical_ticket_counts_with_its_age_in_days_from_created_at() -> None:
-    assert critical([ticket("7", 9.5)]) == (1, 9.5, "7")
+def test_an_open_critical_ticket_counts_with_its_age_in_calendar_days_from_created_at() -> None:
+    # AT is 12:00 UTC: 9.5 days back is 00:00 nine days earlier, so nine calendar days.
+    assert critical([ticket("7", 9.5)]) == (1, 9.0, "7")
 
 
-def test_age_is_rounded_to_two_decimals() -> None:
-    created_ago = timedelta(days=7, hours=1)  # 7.041666... days
-    assert critical([ticket("7", created_ago.total_seconds() / 86400)]) == (1, 7.04, "7")
+def test_age_counts_calendar_days_so_two_syncs_on_one_day_agree() -> None:
+    # Created 7 days and 13 hours before noon: 23:00 eight days back, which is 8 calendar days,
+    # and stays 8 whether the sync runs at 00:30 or at 23:30 that day.
+    created = AT - timedelta(days=7, hours=13)
+    for at in (AT.replace(hour=0, minute=30), AT.replace(hour=23, minute=30)):
+        built = build_features(
+            Account(crm_id=KEY, name="Acme"),
+            key=KEY,
+            at=at,
+            usage=None,
+            tickets=[replace(ticket("7", 0), created_at=created, updated_at=created)],
+            ratings=None,
+            payments=None,
+            previous_licenses=None,
+        )
+        assert built.oldest_critical_ticket_age_days == 8.0
 
 
 def test_the_oldest_open_ticket_gives_the_age_and_id() -> None:
-    assert critical([ticket("1", 2), ticket("2", 12.25), ticket("3", 5)]) == (3, 12.25, "2")
+    assert critical([ticket("1", 2), ticket("2", 12.25), ticket("3", 5)]) == (3, 12.0, "2")
 
 
 def test_tickets_created_at_the_same_instant_pick_the_smaller_id() -> None:
@@ -403,7 +418,7 @@ def test_everything_at_once() -> None:
         active_users=12,
         licenses=20,
         open_critical_tickets=1,
-        oldest_critical_ticket_age_days=8.25,
+        oldest_critical_ticket_age_days=8.0,
         oldest_critical_ticket_id="9",
         last_nps=6,
         last_nps_at=date(2026, 3, 28),
