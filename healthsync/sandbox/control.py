@@ -1,5 +1,21 @@
-"""The `/_sandbox/` control endpoints: counters, the page-size audit, state dumps, faults, the clock and
-token scopes (`/scopes/{vendor}`, for vendors whose tokens carry scopes: HubSpot).
+"""The `/_sandbox/` control endpoints: counters, the page-size audit, state dumps, faults, the clock,
+token scopes (`/scopes/{vendor}`, for vendors whose tokens carry scopes: HubSpot) and the contract
+events the simulated clock made.
+
+`GET /_sandbox/events/contracts[?since=ISO]` lists every contract event so far (those at or after
+`since`, an ISO date or instant, UTC when it names no zone), in time order:
+
+    {"at": "2026-11-03T14:02:11+00:00", "account_key": "C000042", "index": 42,
+     "kind": "renewed" | "churned" | "expanded" | "contracted" | "signed",
+     "arr_before": 24000.0, "arr_after": 26400.0, "seats_before": 40, "seats_after": 44,
+     "contract_end_before": "2026-11-02", "contract_end_after": "2027-11-02", "reason": null,
+     "crm_ids": {"hubspot": "10000000042", "salesforce": "0015j0000000000AAA"},
+     "deal_closed": true, "deals_closed": {"hubspot": "35000000000", "salesforce": "0065jA000000000AAA"}}
+
+A churn has nothing after it (`arr_after` 0, `seats_after` 0, `contract_end_after` null) and its
+`reason`; a signing nothing before it. `crm_ids` has the account's id in each CRM app holding it;
+`deals_closed` the renewal deal a person closed (won or lost) in each CRM for a renewal or churn,
+and `deal_closed` says whether any was.
 
 These are for tests, benchmarks and the demo, never for the connectors: they answer plain JSON and
 need no credentials (the sandbox listens on loopback only by default).
@@ -9,8 +25,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from healthsync.sandbox.dataset import ContractEvent
 from healthsync.sandbox.wire import ApiError, Request, Response, Router, json_response
 
 if TYPE_CHECKING:
@@ -51,6 +69,36 @@ def _body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ApiError(400, {"error": "body must be a JSON object"})
     return data
+
+
+def _since(request: Request) -> datetime | None:
+    raw = request.arg("since")
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, {"error": f"since must be an ISO date or date-time, got {raw!r}"}) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _event_json(event: ContractEvent, crm_ids: dict[str, str]) -> dict[str, Any]:
+    return {
+        "at": event.at.isoformat(),
+        "account_key": event.account_key,
+        "index": event.index,
+        "kind": event.kind,
+        "arr_before": event.arr_before,
+        "arr_after": event.arr_after,
+        "seats_before": event.seats_before,
+        "seats_after": event.seats_after,
+        "contract_end_before": event.contract_end_before.isoformat() if event.contract_end_before else None,
+        "contract_end_after": event.contract_end_after.isoformat() if event.contract_end_after else None,
+        "reason": event.reason,
+        "crm_ids": crm_ids,
+        "deal_closed": bool(event.deals_closed),
+        "deals_closed": dict(sorted(event.deals_closed.items())),
+    }
 
 
 def register_control(router: Router, sandbox: Sandbox) -> None:
@@ -111,6 +159,16 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         summary = sandbox.advance(days)
         now = sandbox.clock.now()
         return json_response({"now": now.isoformat(), "today": now.date().isoformat(), "changes": summary})
+
+    def contract_events(request: Request) -> Response:
+        events = sandbox.contract_events(_since(request))
+        ids: dict[int, dict[str, str]] = {}
+        out = []
+        for event in events:
+            if event.index not in ids:
+                ids[event.index] = sandbox.crm_account_ids(event.index)
+            out.append(_event_json(event, ids[event.index]))
+        return json_response(out)
 
     def scoped(request: Request) -> _Scoped:
         app = sandbox.app(request.params["vendor"])
@@ -183,6 +241,7 @@ def register_control(router: Router, sandbox: Sandbox) -> None:
         ("GET", "/clock", clock),
         ("POST", "/advance", advance),
         ("POST", "/clock/advance", advance),
+        ("GET", "/events/contracts", contract_events),
         ("GET", "/permissions/{vendor}", permissions_get),
         ("POST", "/permissions/{vendor}", permissions_restrict),
         ("DELETE", "/permissions/{vendor}", permissions_clear),

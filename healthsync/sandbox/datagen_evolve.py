@@ -6,7 +6,8 @@ minute). In that window, in a fixed order:
 - contracts that ended are renewed, mostly for a year and sometimes with more or fewer seats, or
   the customer churns with a reason;
 - some customers add or remove seats mid-term;
-- now and then a new customer signs and starts onboarding;
+- now and then a new customer signs and starts onboarding (these three are recorded as
+  `ContractEvent`s, in the delta and in `dataset.contract_events`);
 - open tickets move on, get solved (some rated), closed, reopened or deleted, and new ones come in;
 - NPS answers and invoices (on the billing day) arrive, and overdue invoices get paid, late.
 
@@ -41,6 +42,8 @@ from healthsync.sandbox.datagen_support import draw_priority, draw_type, make_ra
 from healthsync.sandbox.datagen_usage import invoice_fate, invoice_row, nps_score, nps_time
 from healthsync.sandbox.dataset import (
     Archetype,
+    ContractEvent,
+    ContractEventKind,
     Customer,
     Dataset,
     Delta,
@@ -146,6 +149,31 @@ class _World:
         if customer.index not in self.new_customer_ids:
             self.changed_customers[customer.index] = customer
 
+    def record(
+        self,
+        customer: Customer,
+        kind: ContractEventKind,
+        at: datetime,
+        before: tuple[float, int, date] | None,
+    ) -> None:
+        """Record a contract event; `before` is (ARR, seats, contract end) before it, None for a signing."""
+        churned = kind == "churned"
+        self.delta.contract_events.append(
+            ContractEvent(
+                at=at,
+                account_key=customer.key,
+                index=customer.index,
+                kind=kind,
+                arr_before=before[0] if before else 0.0,
+                arr_after=0.0 if churned else customer.arr,
+                seats_before=before[1] if before else 0,
+                seats_after=0 if churned else customer.seats,
+                contract_end_before=before[2] if before else None,
+                contract_end_after=None if churned else customer.contract_end,
+                reason=customer.churn_reason if churned else None,
+            )
+        )
+
     def update(self, ticket: SupportTicket, status: str, at: datetime) -> None:
         ticket.status = status
         ticket.updated_at = at
@@ -167,12 +195,15 @@ def _contracts(world: _World, rng: random.Random, day_start: datetime) -> None:
     today = day_start.date()
     for customer in _active(world.dataset.customers):
         at = None
+        before = (customer.arr, customer.seats, customer.contract_end)
+        kind: ContractEventKind | None = None
         if customer.contract_end <= today:
             at = world.moment(rng, day_start)
             if rng.random() < _CHURN_ON_RENEWAL[customer.archetype]:
                 weights = _REASON_WEIGHTS.get(customer.archetype, _OTHER_REASONS)
                 customer.churned, customer.renewed = True, False
                 customer.churn_reason = rng.choices(CHURN_REASONS, weights)[0]
+                kind = "churned"
             else:
                 low, high = _RENEWAL_SEATS[customer.archetype]
                 _resize(customer, rng.uniform(low, high))
@@ -180,13 +211,27 @@ def _contracts(world: _World, rng: random.Random, day_start: datetime) -> None:
                 customer.renewed = True
                 customer.contract_start = customer.contract_end + timedelta(days=1)
                 customer.contract_end = add_years(customer.contract_end, 1)
+                kind = "renewed"
         else:
             chance, low, high = _MIDTERM[customer.archetype]
             if rng.random() < chance:
                 at = world.moment(rng, day_start)
                 _resize(customer, rng.uniform(low, high))
+                kind = _resize_kind(before[0], before[1], customer)
         if at is not None:
             world.touch(customer, at)
+            if kind is not None:
+                world.record(customer, kind, at, before)
+
+
+def _resize_kind(arr: float, seats: int, customer: Customer) -> ContractEventKind | None:
+    """A resize is expanded or contracted by its ARR (by its seats when the ARR rounded the same);
+    None when nothing changed."""
+    if customer.arr != arr:
+        return "expanded" if customer.arr > arr else "contracted"
+    if customer.seats != seats:
+        return "expanded" if customer.seats > seats else "contracted"
+    return None
 
 
 def _new_customers(world: _World, rng: random.Random, day_start: datetime) -> None:
@@ -213,6 +258,7 @@ def _new_customers(world: _World, rng: random.Random, day_start: datetime) -> No
         world.by_index[customer.index] = customer
         world.new_customer_ids.add(customer.index)
         world.delta.new_customers.append(customer)
+        world.record(customer, "signed", at, None)
         if customer.zendesk_link is not ZendeskLink.NONE:
             users = make_users(rng, customer, rng.randint(1, 3), world.next_user, at)
             world.next_user += len(users)
@@ -399,4 +445,7 @@ def advance(dataset: Dataset, *, days: int, now: datetime) -> Delta:
     delta = world.delta
     delta.changed_customers = sorted(world.changed_customers.values(), key=lambda c: (c.modified_at, c.index))
     delta.changed_tickets = sorted(world.changed_tickets.values(), key=lambda t: (t.updated_at, t.id))
+    # Per day, customers are visited in index order but each change has its own moment in the day.
+    delta.contract_events.sort(key=lambda e: (e.at, e.index))
+    dataset.contract_events.extend(delta.contract_events)
     return delta

@@ -7,7 +7,10 @@ Account, a HubSpot company and a Zendesk organization for one customer), so the 
 the way a real company's systems mostly do, including where they do not: some Zendesk organizations
 are linked by external id, some only by domain or by name, and a few match nothing.
 
-`SimClock` advances produce a `Delta` of what changed; vendor apps apply it to their stores.
+`SimClock` advances produce a `Delta` of what changed; vendor apps apply it to their stores. Every
+contract change (a renewal, a churn, a mid-term resize, a new customer signing) is also recorded as a
+`ContractEvent`, in the delta and in the dataset's history, so tests and the report can check what
+healthsync made of them.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ import enum
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "Archetype",
+    "ContractEvent",
+    "ContractEventKind",
     "Customer",
     "Dataset",
     "Delta",
@@ -140,6 +146,40 @@ class SurveyRating:
     comment: str = ""
 
 
+ContractEventKind = Literal["renewed", "churned", "expanded", "contracted", "signed"]
+
+
+@dataclass(frozen=True)
+class ContractEvent:
+    """One change to a customer's contract, as `advance` made it.
+
+    Before/after values describe the contract on each side of the change: a renewal (with more, fewer
+    or the same seats: one event) moves the contract end a year on; a churn leaves nothing after it
+    (`arr_after` 0, `seats_after` 0, `contract_end_after` None), a signing nothing before it. A
+    mid-term resize keeps the contract end and is "expanded" or "contracted" by its ARR (by its seats
+    when rounding left the ARR as it was).
+    """
+
+    at: datetime
+    """The moment the change happened (what the customer's `modified_at` became)."""
+    account_key: str
+    """`Customer.key`."""
+    index: int
+    """`Customer.index`, from which each vendor app derives the account's record id."""
+    kind: ContractEventKind
+    arr_before: float
+    arr_after: float
+    seats_before: int
+    seats_after: int
+    contract_end_before: date | None
+    contract_end_after: date | None
+    reason: str | None = None
+    """Why the customer left (one of `names.CHURN_REASONS`); None unless churned."""
+    deals_closed: dict[str, str] = field(default_factory=dict, compare=False)
+    """Filled in by the CRM apps when they apply the delta: vendor name → id of the open renewal deal
+    a person closed for this event (won or lost). Empty when no CRM had an open deal to close."""
+
+
 @dataclass
 class Dataset:
     """Everything the generator made for one seed; vendor apps seed their stores from it."""
@@ -153,6 +193,8 @@ class Dataset:
     ratings: list[SurveyRating]
     usage_db: Path
     """SQLite file with tables usage_daily, invoices and nps_responses (keyed by Customer.key)."""
+    contract_events: list[ContractEvent] = field(default_factory=list)
+    """Every contract event `advance` made, in time order (appended by each advance)."""
 
 
 @dataclass
@@ -168,3 +210,13 @@ class Delta:
     changed_tickets: list[SupportTicket] = field(default_factory=list)
     """Tickets whose status changed (solved, reopened, deleted); full current values."""
     new_ratings: list[SurveyRating] = field(default_factory=list)
+    contract_events: list[ContractEvent] = field(default_factory=list)
+    """The contract events of this advance, in time order (also appended to `Dataset.contract_events`)."""
+
+    def churned_only(self) -> set[int]:
+        """Indexes of changed customers whose only contract events here are churns: their records'
+        values did not change (a churn keeps the ARR and the contract end; the deal records it)."""
+        kinds: dict[int, set[str]] = {}
+        for event in self.contract_events:
+            kinds.setdefault(event.index, set()).add(event.kind)
+        return {index for index, seen in kinds.items() if seen == {"churned"}}

@@ -8,6 +8,7 @@ records the page or batch the route served in the page-size audit (`stats.Stats.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 import tempfile
@@ -18,11 +19,11 @@ from datetime import UTC, date, datetime
 from datetime import time as dtime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, cast
+from typing import Any, Protocol, cast, runtime_checkable
 
 from healthsync.sandbox.clock import SimClock
 from healthsync.sandbox.control import register_control
-from healthsync.sandbox.dataset import Dataset
+from healthsync.sandbox.dataset import ContractEvent, Dataset
 from healthsync.sandbox.faults import Faults
 from healthsync.sandbox.server import Listener, make_tls_context
 from healthsync.sandbox.stats import Stats
@@ -39,6 +40,13 @@ _VENDOR_PREFIXES = {
     "/oauth/": "hubspot",
     "/api/v2/": "zendesk",
 }
+
+
+@runtime_checkable
+class _CrmAccounts(Protocol):
+    """A CRM app that can name the record id of a dataset customer's account."""
+
+    def crm_account_id(self, index: int) -> str | None: ...
 
 
 def default_start(today: date | None = None) -> datetime:
@@ -218,6 +226,28 @@ class Sandbox:
             return {
                 name: len(value) for name, value in vars(delta).items() if isinstance(value, list) and value
             }
+
+    def contract_events(self, since: datetime | None = None) -> list[ContractEvent]:
+        """Copies of the contract events so far (those at or after `since`), in time order, taken
+        between advances so the deals each CRM closed for them are complete."""
+        with self._advance_lock:
+            if self.dataset is None:
+                return []
+            return [
+                dataclasses.replace(event, deals_closed=dict(event.deals_closed))
+                for event in self.dataset.contract_events
+                if since is None or event.at >= since
+            ]
+
+    def crm_account_ids(self, index: int) -> dict[str, str]:
+        """The record id of customer `index`'s account in each CRM app that holds it, by app name."""
+        out: dict[str, str] = {}
+        for name, app in sorted(self._apps.items()):
+            if isinstance(app, _CrmAccounts):
+                found = app.crm_account_id(index)
+                if found is not None:
+                    out[name] = found
+        return out
 
     # --- serving ---------------------------------------------------------------------------------
 

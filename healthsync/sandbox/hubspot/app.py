@@ -32,6 +32,7 @@ from healthsync.sandbox.hubspot.owners import OwnerRoutes
 from healthsync.sandbox.hubspot.pipelines import PipelineRoutes, default_deal_pipeline, renewals_pipeline
 from healthsync.sandbox.hubspot.properties import PropertyRoutes
 from healthsync.sandbox.hubspot.ratelimit import TIERS, RateLimiter, rate_limit_response
+from healthsync.sandbox.hubspot.renewals import RenewalCloser
 from healthsync.sandbox.hubspot.state import HubSpotState
 from healthsync.sandbox.hubspot.store import OBJECT_TYPES
 from healthsync.sandbox.hubspot.values import iso
@@ -264,10 +265,28 @@ class HubSpotApp:
             store.write(existing, self._company_values(customer), when)
 
     def apply(self, delta: Delta) -> None:
-        """New customers become companies; changed contracts update theirs (bumping the modified date)."""
+        """New customers become companies; changed contracts update theirs (bumping the modified date);
+        renewals and churns close their open renewal deals (`renewals.py`).
+
+        A churn leaves the company as it was (its ARR, its contract end now past): the closed-lost
+        deal is the record of it, so a customer whose only change was churning is not rewritten.
+        """
+        unchanged = delta.churned_only()
         with self.portal.lock:
             for customer in [*delta.new_customers, *delta.changed_customers]:
-                self._put_company(customer, delta.now)
+                if customer.index not in unchanged:
+                    self._put_company(customer, delta.now)
+            closer = RenewalCloser(self.portal)
+            for event in delta.contract_events:
+                deal = closer.close(event)
+                if deal is not None:
+                    event.deals_closed[self.name] = deal
+
+    def crm_account_id(self, index: int) -> str | None:
+        """The company id of dataset customer `index`, if the portal holds that company."""
+        with self.portal.lock:
+            found = self.portal.objects["companies"].get(OBJECT_TYPES["companies"].id_base + index)
+        return None if found is None else str(found.id)
 
     def objects(self) -> list[str]:
         """Stores `/_sandbox/state/hubspot/{object}` can dump."""

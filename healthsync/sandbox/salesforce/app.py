@@ -36,12 +36,13 @@ from healthsync.sandbox.salesforce.ids import KEY_PREFIXES, SERIES_SYSTEM, make_
 from healthsync.sandbox.salesforce.objects import build_schema
 from healthsync.sandbox.salesforce.org import Org
 from healthsync.sandbox.salesforce.permissions import Permissions
+from healthsync.sandbox.salesforce.renewals import RenewalCloser
 from healthsync.sandbox.salesforce.routes_oauth import oauth_routes
 from healthsync.sandbox.salesforce.routes_read import read_routes, render_row
 from healthsync.sandbox.salesforce.routes_tooling import add_custom_field_row, tooling_routes
 from healthsync.sandbox.salesforce.routes_write import write_routes
 from healthsync.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
-from healthsync.sandbox.salesforce.seed import account_row, api_user_row, user_row
+from healthsync.sandbox.salesforce.seed import account_id, account_row, api_user_row, user_row
 from healthsync.sandbox.salesforce.store import Cursors, Store
 from healthsync.sandbox.salesforce.value_sets import SHARED_ID, ValueSets
 from healthsync.sandbox.salesforce.writes import Writer
@@ -203,13 +204,19 @@ class SalesforceApp:
                 self.org.store.put("Account", account_row(accounts, customer, self.api_user))
 
     def apply(self, delta: Delta) -> None:
-        """New and changed customers become new and updated Accounts, stamped with the sandbox clock."""
+        """New and changed customers become new and updated Accounts, stamped with the sandbox clock;
+        renewals and churns close their open renewal deals (`renewals.py`).
+
+        A churn leaves the Account as it was (its ARR, its contract end now past): the closed-lost
+        deal is the record of it, so a customer whose only change was churning is not rewritten.
+        """
         accounts = self.org.schema.get("Account")
         assert accounts is not None
         now = self.ctx.clock.now()
+        unchanged = delta.churned_only()
         with self.org.store.lock:
             for customer in [*delta.new_customers, *delta.changed_customers]:
-                if not customer.in_crm:
+                if not customer.in_crm or customer.index in unchanged:
                     continue
                 row = account_row(accounts, customer, self.api_user, modified=now)
                 current = self.org.store.get("Account", row["Id"])
@@ -218,6 +225,16 @@ class SalesforceApp:
                     kept = {k: v for k, v in current.items() if k not in row or row[k] is None}
                     row.update(kept, CreatedDate=current["CreatedDate"])
                 self.org.store.put("Account", row)
+            closer = RenewalCloser(self.org)
+            for event in delta.contract_events:
+                deal = closer.close(event)
+                if deal is not None:
+                    event.deals_closed[self.name] = deal
+
+    def crm_account_id(self, index: int) -> str | None:
+        """The Account Id of dataset customer `index`, if the org holds that Account."""
+        found = self.org.store.get("Account", account_id(index))
+        return None if found is None else str(found["Id"])
 
     def objects(self) -> list[str]:
         """The sObjects `/_sandbox/state/salesforce/{object}` dumps, plus Tooling objects and `_locks`."""
