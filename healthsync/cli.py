@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
 from healthsync import __version__
-from healthsync.errors import ConfigError, HealthsyncError, NotImplementedYet, exit_code_for
+from healthsync.errors import ConfigError, HealthsyncError, exit_code_for
 
 __all__ = ["cli", "main"]
 
@@ -86,13 +86,6 @@ def _console() -> Console:
 
 def _print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, sort_keys=False, default=str))
-
-
-def _later(command: str, issue: int, what: str) -> NoReturn:
-    raise NotImplementedYet(
-        f"`healthsync {command}` is not available yet: it arrives with issue #{issue} ({what}). "
-        "Until then, `healthsync rules show` and `healthsync rules test` work without a CRM."
-    )
 
 
 def _config(config_path: Path) -> Any:
@@ -226,9 +219,6 @@ def rules_test(
         render.print_results(_console(), results)
 
 
-# --- delivered by later issues -----------------------------------------------------------------
-
-
 @cli.command()
 @click.option(
     "--workdir",
@@ -238,7 +228,11 @@ def rules_test(
 )
 @click.option("--accounts", default=300, show_default=True, type=click.IntRange(1), help="Sandbox accounts.")
 @click.option(
-    "--weeks", default=4, show_default=True, type=click.IntRange(1, 52), help="Weekly syncs to run."
+    "--weeks",
+    default=15,
+    show_default=True,
+    type=click.IntRange(1, 52),
+    help="Weekly syncs to run, ending today (15 gives the quarterly report a baseline).",
 )
 @click.option(
     "--crm",
@@ -381,6 +375,71 @@ def explain(account: str, config_path: Path, as_json: bool) -> None:
 @cli.command()
 @config_option
 @json_option
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the report as one self-contained HTML page with charts.",
+)
+@click.option(
+    "--csv",
+    "csv_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write every table (and the metrics) as CSV files into this folder.",
+)
+@click.option(
+    "--period",
+    type=click.Choice(["month", "quarter"]),
+    default="month",
+    show_default=True,
+    help="The trailing period the metrics cover, ending on the as-of date.",
+)
+@as_of_option
+def report(
+    config_path: Path, as_json: bool, html_path: Path | None, csv_dir: Path | None, period: str, as_of: Any
+) -> None:
+    """Portfolio report: NRR, GRR, churn, LTV, time to value, NPS, coverage, renewals and risk.
+
+    Built from what the syncs recorded: it makes no API call.
+
+    Example: healthsync report --html portfolio.html --period quarter
+    """
+    from healthsync.report.render_csv import write_csv
+    from healthsync.report.render_html import write_html
+    from healthsync.report.render_text import print_report
+    from healthsync.report.run import portfolio_report
+    from healthsync.sync.engine import open_store
+
+    config = _config(config_path)
+    store = open_store(config)
+    try:
+        built = portfolio_report(
+            config,
+            store,
+            as_of=as_of.date() if as_of is not None else None,
+            period=period,  # type: ignore[arg-type]
+        )
+    finally:
+        store.close()
+    written: list[Path] = []
+    if html_path is not None:
+        written.append(write_html(built, html_path))
+    if csv_dir is not None:
+        written += write_csv(built, csv_dir)
+    if as_json:
+        _print_json({**built.to_json(), "files": [str(p) for p in written]})
+        return
+    console = _console()
+    print_report(console, built)
+    for path in written:
+        console.print(f"wrote {path}")
+
+
+@cli.command()
+@config_option
+@json_option
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1), help="Runs to show.")
 def status(config_path: Path, as_json: bool, limit: int) -> None:
     """Show recent runs, errors, dead letters and the next scheduled run.
@@ -411,23 +470,6 @@ def status(config_path: Path, as_json: bool, limit: int) -> None:
         _print_json(data)
     else:
         print_status(_console(), data)
-
-
-@cli.command()
-@config_option
-@click.option(
-    "--html",
-    "html_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the report.",
-)
-def report(config_path: Path, html_path: Path) -> None:
-    """Write the portfolio report (retention, renewals, at-risk ARR) as an offline HTML page.
-
-    Example: healthsync report --html portfolio.html
-    """
-    _later("report", 10, "portfolio report")
 
 
 @cli.group(cls=_Group)

@@ -3,7 +3,9 @@
 It starts the sandbox CRMs in-process, writes a config for them into a working folder, and syncs
 once a simulated week for a few weeks (the sandbox's clock moves its customers on between syncs:
 usage rises and falls, tickets open, NPS answers arrive, renewals draw near), so trends and renewal
-stages exist. Then it prints what a CSM would see in her CRM, and where to look next.
+stages exist, and people close renewal deals (won, or lost with a reason). Then it prints what a CSM
+would see in her CRM, writes the portfolio report (a quarter of history, so every metric has data),
+and says where to look next.
 
 The demo owns only the files it creates in the folder (config, state database, sandbox data), and
 replaces them on every run, so a second `make demo` starts clean and gives the same result.
@@ -21,18 +23,21 @@ from typing import Literal
 from rich.console import Console
 from rich.table import Table
 
-from healthsync.config import load_config
+from healthsync.config import Config, load_config
 from healthsync.model import Band, Direction
 from healthsync.sandbox import Sandbox
 from healthsync.sandbox.runtime import default_start
 from healthsync.sandbox.serve import write_config
 from healthsync.scoring.renewal import OPEN_STAGES
-from healthsync.sync.engine import Reporter, SyncResult, run_sync
+from healthsync.sync.engine import Reporter, SyncResult, open_store, run_sync
 from healthsync.sync.plan import reasons_text
 
 __all__ = ["DemoResult", "run_demo"]
 
 CONFIG_NAME = "healthsync.toml"
+REPORT_NAME = "portfolio-report.html"
+DEFAULT_WEEKS = 15
+"""A quarter and a week: the quarterly report's baseline (its start day) then has a sync before it."""
 
 
 @dataclass
@@ -43,6 +48,7 @@ class DemoResult:
     config_path: Path
     state_path: Path
     runs: list[SyncResult] = field(default_factory=list)
+    report_path: Path | None = None
 
     @property
     def last(self) -> SyncResult:
@@ -53,7 +59,7 @@ class DemoResult:
 def _reset(workdir: Path) -> None:
     """Remove what an earlier demo left here (only the demo's own files)."""
     stem = Path(CONFIG_NAME).stem
-    for name in (CONFIG_NAME, f"{stem}.db", f"{stem}.db-wal", f"{stem}.db-shm"):
+    for name in (CONFIG_NAME, f"{stem}.db", f"{stem}.db-wal", f"{stem}.db-shm", REPORT_NAME):
         (workdir / name).unlink(missing_ok=True)
     for folder in (f"{stem}-secrets", "sandbox"):
         shutil.rmtree(workdir / folder, ignore_errors=True)
@@ -63,7 +69,7 @@ def run_demo(
     workdir: Path,
     *,
     accounts: int = 300,
-    weeks: int = 4,
+    weeks: int = DEFAULT_WEEKS,
     seed: int = 1,
     crm: Literal["hubspot", "salesforce"] = "hubspot",
     console: Console | None = None,
@@ -94,8 +100,23 @@ def run_demo(
                 f"{run.writes['fields']} updated, {run.writes['tasks']} tasks, {run.writes['deals']} renewal "
                 f"deals written in {calls} API calls ({run.status})"
             )
+    result.report_path = _write_report(config, workdir / REPORT_NAME, result.last)
     print_summary(console, result)
     return result
+
+
+def _write_report(config: Config, path: Path, last: SyncResult) -> Path:
+    """The quarterly portfolio report as of the last sync's day, next to the demo's config (a quarter,
+    because onboarding customers take weeks to reach their value milestone)."""
+    from healthsync.report.render_html import write_html
+    from healthsync.report.run import portfolio_report
+
+    store = open_store(config)
+    try:
+        report = portfolio_report(config, store, as_of=last.as_of, period="quarter")
+    finally:
+        store.close()
+    return write_html(report, path)
 
 
 _ARROW = {Direction.UP: "\u2191", Direction.DOWN: "\u2193", Direction.FLAT: "\u2192"}
@@ -171,4 +192,7 @@ def print_summary(console: Console, demo: DemoResult) -> None:
     console.print("Where to look next:")
     console.print(f'  healthsync explain "{example}" --config {config}   (every rule behind a score)')
     console.print(f"  healthsync status --config {config}   (runs, API calls, dead letters)")
+    console.print(f"  healthsync report --config {config} --period quarter   (the portfolio metrics)")
+    if demo.report_path is not None:
+        console.print(f"  portfolio report: {demo.report_path}   (open it in a browser; works offline)")
     console.print(f"  state database: {demo.state_path}")

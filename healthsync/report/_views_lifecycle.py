@@ -212,10 +212,10 @@ def onboarding_section(history: History, period: Period, targets: Targets) -> Se
 def _outcome_arr(index: Index, outcome: Outcome) -> tuple[float | None, bool]:
     """The ARR a decision was about, and whether it is an estimate.
 
-    The account's last known ARR on or before the decision day; else the deal's amount. A churn
-    decided before the loaded window has neither (churns record no amount, and the window holds
-    only the account's state at its start, after the churn): then the earliest ARR loaded stands
-    in for it (a CRM keeps an account's ARR after a lost renewal), flagged as an estimate.
+    The account's last known ARR on or before the decision day; else the outcome's ARR (a renewal's
+    amount, or the ARR a churn lost). A churn recorded by a healthsync before state schema 3 and
+    decided before the loaded window has neither: then the earliest ARR loaded stands in for it (a
+    CRM keeps an account's ARR after a lost renewal), flagged as an estimate.
     """
     account = index.accounts.get(outcome.account)
     arr = account.last_arr(outcome.day) if account else None

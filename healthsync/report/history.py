@@ -63,7 +63,7 @@ class Outcome:
     reason: str | None = None
     """The loss reason for a churn (the CRM's own value)."""
     arr: float | None = None
-    """The deal amount: the renewed ARR for a renewal."""
+    """The renewed ARR (the won deal's amount), or the ARR the churn lost (the account's ARR then)."""
     new_contract_end: date | None = None
 
 

@@ -52,6 +52,9 @@ log = logging.getLogger("healthsync.sync")
 Clock = Callable[[], datetime]
 
 HISTORY_DAYS = 60
+MILESTONE_DAYS = 120
+"""The value milestone is watched for this many days after a contract start (onboarding and a margin);
+older accounts' first day of value lies outside any usage window a run reads."""
 NPS_MIRROR_DAYS = 100
 """NPS answers this recent are mirrored (re-keyed to the CRM account) for the report's quarterly NPS."""
 """History read per run: the trend window and the last band before today (weekly syncs included)."""
@@ -546,12 +549,12 @@ def _execute(run: _Run) -> RunStatus:
 def _milestones(
     accounts: list[Account], key_kind: str, share: float, day: date
 ) -> dict[str, tuple[int, date]]:
-    """The value milestone of each account in its first year: active users >= `share` of licenses,
+    """The value milestone of each account in its first months: active users >= `share` of licenses,
     counted from the contract start (keyed as the usage source keys accounts)."""
     out: dict[str, tuple[int, date]] = {}
     for account in accounts:
         start, licenses = account.contract_start, account.licenses
-        if start is None or not licenses or not 0 <= (day - start).days <= 366:
+        if start is None or not licenses or not 0 <= (day - start).days <= MILESTONE_DAYS:
             continue
         key = usage_key(account, key_kind)
         if key is not None:

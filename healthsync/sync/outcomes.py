@@ -104,7 +104,7 @@ def outcomes_from_deals(
                 outcome=ContractOutcome.RENEWED if won else ContractOutcome.CHURNED,
                 reason=None if won else deal.loss_reason,
                 new_contract_end=new_end if won and new_end is not None and new_end > end else None,
-                arr=deal.amount if won else None,
+                arr=deal.amount if won else (account.arr if account is not None else deal.amount),
                 recorded_at=now,
                 decided_on=deal.close_date if deal.close_date is not None and deal.close_date <= day else day,
                 deal_key=key,

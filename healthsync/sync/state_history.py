@@ -99,6 +99,12 @@ class StateHistory(StoreBase):
             day: Any = conn.execute(select(func.min(s.account_snapshots.c.day))).scalar()
         return day if isinstance(day, date) else None
 
+    def last_snapshot_day(self) -> date | None:
+        """The day of the latest snapshot: the last day a sync (or backfill) recorded."""
+        with self._read() as conn:
+            day: Any = conn.execute(select(func.max(s.account_snapshots.c.day))).scalar()
+        return day if isinstance(day, date) else None
+
     def nps_answers(self, since: date, until: date) -> list[NpsRow]:
         """Mirrored NPS answers given on days in (`since`, `until`]."""
         t = s.ratings

@@ -172,6 +172,7 @@ class OutcomeRecord:
     reason: str | None
     new_contract_end: date | None
     arr: float | None
+    """The renewed ARR (the won deal's amount), or the ARR lost with a churn (the account's ARR then)."""
     recorded_at: datetime
     decided_on: date | None = None
     """The day the deal was closed (its close date), when known."""

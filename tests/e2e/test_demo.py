@@ -22,6 +22,9 @@ def test_the_demo_shows_a_csm_summary_and_runs_again_the_same(tmp_path: Path) ->
     assert "week 2" in first
     assert "healthsync explain" in first
     assert (tmp_path / "demo" / "healthsync.db").exists()
+    report = tmp_path / "demo" / "portfolio-report.html"
+    assert f"portfolio report: {report}" in first.replace("\n", "")
+    assert "<svg" in report.read_text()
     second = _demo(tmp_path / "demo")
     summary = first[first.index("Accounts by health band") :]
     assert second[second.index("Accounts by health band") :] == summary

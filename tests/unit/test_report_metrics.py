@@ -7,7 +7,6 @@ The start day is exclusive: the state ON 09-30 is the baseline, events on 10-01.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterable
 from datetime import date, timedelta
 
@@ -550,18 +549,16 @@ def test_build_report() -> None:
     assert monthly.metric("logo_churn").value == 10.0
 
 
-def test_large_history_is_indexed_once() -> None:
-    # 20k accounts x 10 weekly snapshots: every metric and view reads one shared index
+def test_a_larger_history_is_indexed_once_and_counted_right() -> None:
+    # 2k accounts x 10 weekly snapshots; every 50th churns: 40 of 2,000 = 2 %. (Speed at 100k
+    # accounts is measured by bench/report_bench.py, never asserted here.)
     days = [BEFORE + timedelta(days=7 * w) for w in range(10)]
     snaps = [
         snap(f"a{i:05d}", day, 1_000.0 + i + w, band=Band.GREEN, score=80.0, contract_end=date(2027, 1, 1))
-        for i in range(20_000)
+        for i in range(2_000)
         for w, day in enumerate(days)
     ]
-    h = history(snaps, [churn(f"a{i:05d}", d(10, 9)) for i in range(0, 20_000, 50)])
-    began = time.perf_counter()
+    h = history(snaps, [churn(f"a{i:05d}", d(10, 9)) for i in range(0, 2_000, 50)])
     report = build_report(h)
-    elapsed = time.perf_counter() - began
     assert index_of(h) is index_of(h)
-    assert report.metric("logo_churn").value == pytest.approx(2.0)  # 400 of 20k
-    assert elapsed < 30, f"build_report took {elapsed:.1f} s"
+    assert report.metric("logo_churn").value == pytest.approx(2.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from healthsync.connectors.base import CrmDeal
@@ -75,7 +76,10 @@ def test_closed_deals_become_outcomes_and_others_do_not() -> None:
             deal_key("d", date(2026, 11, 2)), None
         ),  # a stage of their own
     }
-    accounts = {"a": account("a", date(2027, 11, 20)), "b": account("b", date(2026, 11, 15))}
+    accounts = {
+        "a": account("a", date(2027, 11, 20)),
+        "b": replace(account("b", date(2026, 11, 15)), arr=8000.0),
+    }
     out = {o.account: o for o in outcomes_from_deals(deals, accounts, day=DAY, now=NOW)}
     assert set(out) == {"a", "b"}
     assert (
@@ -91,11 +95,12 @@ def test_closed_deals_become_outcomes_and_others_do_not() -> None:
         date(2026, 11, 19),
         None,
     )
-    # No close date on the deal: decided the day a sync saw it closed; a loss carries no renewal ARR.
+    # No close date on the deal: decided the day a sync saw it closed. A loss records the ARR lost:
+    # the account's ARR, not the amount on the lost deal.
     assert (out["b"].outcome, out["b"].reason, out["b"].arr, out["b"].decided_on, out["b"].deal_key) == (
         ContractOutcome.CHURNED,
         "Price",
-        None,
+        8000.0,
         DAY,
         lost,
     )
