@@ -9,6 +9,7 @@ wrote nothing to the CRM.
 
 from __future__ import annotations
 
+import atexit
 import json
 import socket
 from collections.abc import Callable
@@ -175,10 +176,18 @@ def _no_write_items(crm: str) -> list[tuple[str, str]]:
     return items
 
 
+_HELD: list[socket.socket] = []
+
+
 def _closed_port() -> int:
-    with socket.socket() as sock:
+    """A port that refuses connections for the whole test session: bound here but never listening,
+    so no parallel test's server can take it over in the meantime."""
+    if not _HELD:
+        sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        atexit.register(sock.close)
+        _HELD.append(sock)
+    return int(_HELD[0].getsockname()[1])
 
 
 def _unreachable(box: Sandbox, config: Path, crm: str) -> str:
