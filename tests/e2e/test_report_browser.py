@@ -107,3 +107,37 @@ def test_report_renders_in_chromium_with_charts_and_no_console_errors(browser, t
         assert shot.stat().st_size > 10_000
     finally:
         page.close()
+
+
+def test_the_demos_own_report_renders_every_chart(browser, tmp_path):
+    """The page `healthsync demo` writes, from fifteen weeks of real syncs, renders as the sample does."""
+    from rich.console import Console
+
+    from healthsync.demo import run_demo
+
+    with open(os.devnull, "w") as quiet:
+        demo = run_demo(tmp_path / "demo", accounts=80, weeks=15, console=Console(file=quiet))
+    assert demo.report_path is not None
+    page: Page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    try:
+        page.goto(demo.report_path.as_uri(), wait_until="load")
+        assert problems == []
+        svgs = page.locator("figure.chart svg")
+        assert svgs.count() >= 12  # every view has data after fifteen weeks
+        for i in range(svgs.count()):
+            svg = svgs.nth(i)
+            svg.scroll_into_view_if_needed()
+            box = svg.bounding_box()
+            assert box is not None
+            assert box["width"] > 50
+            assert box["height"] > 50
+        values = page.locator("li.card .value").all_inner_texts()
+        assert len(values) == 8
+        assert sum(1 for v in values if v.strip() not in ("", "—")) >= 6  # only LTV/CAC (no CAC) may be empty
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo-report.png"), full_page=True)
+    finally:
+        page.close()
