@@ -25,6 +25,7 @@ from healthsync.report.history import History
 from healthsync.report.model import Cell, Comparison, Metric, Period
 from healthsync.report.periods import MONTHS
 from healthsync.report.targets import Targets
+from healthsync.sync.features import USAGE_WINDOW_DAYS
 
 __all__ = [
     "MONITORED_FROM_START_DAYS",
@@ -40,9 +41,10 @@ __all__ = [
     "time_to_value",
 ]
 
-MONITORED_FROM_START_DAYS = 30
-"""TTV only counts accounts healthsync first saw within this many days of their contract start:
-for an account first seen later, the milestone may have passed before anyone watched its usage."""
+MONITORED_FROM_START_DAYS = USAGE_WINDOW_DAYS - 1
+"""TTV only counts accounts healthsync first saw within this many days of their contract start: a
+sync reads the last 30 days of usage (the as-of day and 29 before), so its first sync's window still
+held the start day; for an account first seen later, the milestone may have passed unwatched."""
 
 _Unit = Literal["%", "days", "money", "ratio", "score"]
 

@@ -152,7 +152,8 @@ def _expected_nps(world: World, usage_db: str, start: date, end: date) -> float:
 
 def _expected_ttv(world: World, usage_db: str, start: date, end: date) -> float | None:
     """Median days from contract start to the first day with active users >= half the seats, over
-    accounts signed in the period and synced within 30 days of their start."""
+    accounts signed in the period and first synced within 29 days of their start (while the sync's
+    30-day usage window still held the start day)."""
     first_sync: dict[int, date] = {}
     for index, events in world.events.items():
         for e in events:
@@ -163,7 +164,7 @@ def _expected_ttv(world: World, usage_db: str, start: date, end: date) -> float 
         for index, seen in first_sync.items():
             customer = world.customers[index]
             begin = customer.contract_start
-            if not (start < begin <= end) or seen > begin + timedelta(days=30):
+            if not (start < begin <= end) or seen > begin + timedelta(days=29):
                 continue
             need = max(1, math.ceil(0.5 * customer.seats))
             row = db.execute(

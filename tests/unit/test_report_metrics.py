@@ -418,11 +418,12 @@ def test_ttv_median_and_share_within_target() -> None:
 
 
 def test_ttv_cohort_needs_usage_watched_from_the_start() -> None:
-    # quarter (07-31, 10-31]: W first seen 30 days after its start (kept: usage watched from day 30),
-    # L first seen 31 days after (its milestone may have passed unseen): left out
+    # quarter (07-31, 10-31]: W first seen 29 days after its start (kept: that sync's 30-day usage
+    # window, 08-01..08-30, still held the start day); L first seen 30 days after (its window began
+    # 08-02, so a milestone on the start day would pass unseen): left out
     starts = [
-        start("W", d(8, 1), d(8, 21), seen=d(8, 31)),  # 20 days
-        start("L", d(8, 1), d(8, 2), seen=d(9, 1)),
+        start("W", d(8, 1), d(8, 21), seen=d(8, 30)),  # 20 days
+        start("L", d(8, 1), d(8, 2), seen=d(8, 31)),
     ]
     metric = time_to_value(history(starts=starts), QUARTER, T)
     assert (metric.value, metric.details["cohort"]) == (20.0, 1)
