@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
@@ -31,9 +33,7 @@ def format_target(metric: Metric) -> str:
     """ "> 100 %", "< 14 days", or "—" for a metric shown without a target."""
     if metric.target is None:
         return "—"
-    shown = format_value(
-        Metric(metric.key, metric.label, metric.target, metric.unit, None, ">", metric.period)
-    )
+    shown = format_value(replace(metric, value=metric.target))
     return f"{metric.comparison} {shown}"
 
 
