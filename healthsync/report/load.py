@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import replace
 from datetime import date
 
 from healthsync.report.history import AccountStart, History, NpsAnswer, Outcome, SignalNote, Snapshot
@@ -22,10 +24,11 @@ def _signal(raw: object) -> SignalNote | None:
     )
 
 
-def _snapshot(row: SnapshotRow) -> Snapshot:
+def _snapshot(row: SnapshotRow, texts: dict[str, str]) -> Snapshot:
     signals = tuple(n for n in (_signal(x) for x in row.signals) if n is not None)
+    owner, name, segment = row.owner_name or row.owner_id, row.name, row.segment
     return Snapshot(
-        account=row.account,
+        account=texts.setdefault(row.account, row.account),
         day=row.day,
         arr=row.arr,
         licenses=row.licenses,
@@ -33,13 +36,25 @@ def _snapshot(row: SnapshotRow) -> Snapshot:
         score=row.score,
         contract_start=row.contract_start,
         contract_end=row.contract_end,
-        owner=row.owner_name or row.owner_id,
-        name=row.name,
-        segment=row.segment,
+        owner=texts.setdefault(owner, owner) if owner is not None else None,
+        name=texts.setdefault(name, name) if name is not None else None,
+        segment=texts.setdefault(segment, segment) if segment is not None else None,
         reasons=tuple(str(r) for r in row.reasons),
         signals=signals,
         value_day=row.value_day,
     )
+
+
+def _snapshots(rows: Iterable[SnapshotRow]) -> tuple[Snapshot, ...]:
+    """The window's snapshots; reasons and signals are kept on each account's latest one only (the
+    views read them there), and repeated texts (ids, names, owners) are shared, not copied per sync."""
+    texts: dict[str, str] = {}
+    out: list[Snapshot] = []
+    for row in rows:
+        if out and out[-1].account == row.account and (out[-1].reasons or out[-1].signals):
+            out[-1] = replace(out[-1], reasons=(), signals=())
+        out.append(_snapshot(row, texts))
+    return tuple(out)
 
 
 def _outcome(row: OutcomeRecord) -> Outcome:
@@ -58,9 +73,10 @@ def load_history(store: StateStore, *, as_of: date, since: date, crm: str | None
     """Everything the report needs for the window (`since`, `as_of`]; see `History`.
 
     Memory grows with accounts x syncs in the window (a month of weekly syncs is about five rows per
-    account); outcomes are few and loaded whole, so churn by quarter covers all recorded history.
+    account; `bench/report_bench.py` measures it); outcomes are few and loaded whole, so churn by
+    quarter covers all recorded history.
     """
-    snapshots = tuple(_snapshot(r) for r in store.snapshot_window(since, as_of))
+    snapshots = _snapshots(store.snapshot_window(since, as_of))
     starts = {
         r.account: AccountStart(r.account, r.first_seen, r.first_contract_start, r.value_day)
         for r in store.account_starts(as_of)
