@@ -565,3 +565,24 @@ def test_a_missing_referenced_file_is_reported(tmp_path: Path) -> None:
 def test_in_memory_sqlite_is_left_alone(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + '\n[state]\nurl = "sqlite://"\n')
     assert load_config(path).state.url == "sqlite://"
+
+
+def test_report_targets_default_to_the_playbook_and_out_of_range_ones_are_located(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    t = config.report.targets
+    assert (t.nrr, t.grr, t.logo_churn, t.ltv_cac, t.ttv_days, t.nps, t.coverage) == (
+        100,
+        85,
+        5,
+        3,
+        14,
+        50,
+        100,
+    )
+    assert (config.report.cac, config.report.value_share, config.report.coverage_days) == (None, 0.5, 7)
+
+    path = write(tmp_path, MINIMAL + "\n[report]\ncac = 12000\n\n[report.targets]\ngrr = 150\nnps = 40\n")
+    error = failure(path)
+    assert_located(error, path, "report.targets.grr", line_of(path, "grr = 150"), "150")
+    tuned = load_config(write(tmp_path, MINIMAL + "\n[report]\ncac = 12000\n[report.targets]\nnps = 40\n"))
+    assert (tuned.report.cac, tuned.report.targets.nps) == (12000, 40)
