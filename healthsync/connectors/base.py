@@ -35,6 +35,7 @@ __all__ = [
     "CrmDeal",
     "CrmTask",
     "CrmWriter",
+    "DealLink",
     "FieldSchema",
     "FieldUpdate",
     "ObjectSchema",
@@ -138,6 +139,24 @@ class WriteOutcome:
 
 
 @dataclass(frozen=True)
+class DealLink:
+    """A saved renewal deal to associate with its account, where the CRM keeps that link apart.
+
+    Attributes:
+        key: the deal's key (its external id).
+        crm_id: the deal's id in the CRM.
+        account_id: the account (company) it belongs to.
+        new: True when this run created the deal, so it cannot be linked yet; False when it may
+            already be (an existing deal, or one a crashed run saved): its links are read first.
+    """
+
+    key: str
+    crm_id: str
+    account_id: str
+    new: bool
+
+
+@dataclass(frozen=True)
 class CrmDeal:
     """A renewal deal as it stands in the CRM: what the planner checks before moving it.
 
@@ -227,7 +246,15 @@ class UsageSource(Protocol):
 
 
 class CrmWriter(Protocol):
-    """Where results land: batch writes only (a single write is a batch of one)."""
+    """Where results land: batch writes only (a single write is a batch of one).
+
+    `separate_deal_links` says whether a renewal deal's link to its account is a request of its own
+    (HubSpot: batch upsert takes no associations) or part of the upsert (Salesforce `AccountId`).
+    When it is, a writer upserts every deal with `link=False` and hands the run's deals to one
+    `link_deals` pass, so the links go out in the vendor's largest batches.
+    """
+
+    separate_deal_links: bool
 
     def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
         """Write changed field values; batches of the vendor's maximum size."""
@@ -235,8 +262,11 @@ class CrmWriter(Protocol):
     def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
         """Create tasks keyed by their dedup key (never twice for one key)."""
 
-    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
-        """Upsert renewal deals by external id."""
+    def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
+        """Upsert renewal deals by external id; `link=False` leaves separate links to `link_deals`."""
+
+    def link_deals(self, links: Sequence[DealLink]) -> list[WriteOutcome]:
+        """Link saved deals to their accounts where the link is missing; one outcome per link, in order."""
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
         """The renewal deals that exist for `keys`, as they stand (keys with none are absent)."""

@@ -21,6 +21,7 @@ from healthsync.config import Config
 from healthsync.connectors.base import (
     CrmDeal,
     CrmTask,
+    DealLink,
     FieldSchema,
     FieldUpdate,
     ObjectSchema,
@@ -66,6 +67,9 @@ class HubSpotConnector:
 
     Build it with `from_config`. Every request goes through the run's `Http`.
     """
+
+    separate_deal_links = True
+    """Batch upsert takes no associations: deals are linked to companies by v4 batch creates."""
 
     def __init__(
         self,
@@ -288,9 +292,13 @@ class HubSpotConnector:
         """Write changed company properties, 100 records per batch update; outcomes in input order."""
         return self.writer.update_fields(batch)
 
-    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
-        """Upsert renewal deals by their key property and link them to their companies."""
-        return self.writer.upsert_deals(batch)
+    def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
+        """Upsert renewal deals by their key property; link them to their companies unless `link=False`."""
+        return self.writer.upsert_deals(batch, link=link)
+
+    def link_deals(self, links: Sequence[DealLink]) -> list[WriteOutcome]:
+        """Link saved deals to their companies where missing, 2,000 pairs per v4 batch create."""
+        return self.writer.link_deals(links)
 
     def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
         """Create tasks whose key HubSpot does not hold yet (never twice for one key)."""

@@ -6,8 +6,10 @@
 - Deals: `POST /crm/v3/objects/deals/batch/upsert` with `idProperty` = the mapping's unique key
   property on each input, pipeline and stage as internal **ids** resolved from the mapping's labels.
   Batch upsert takes no `associations` (the SDK's `SimplePublicObjectBatchInputUpsert` has none), so
-  the deal→company link (type 341) is made afterwards with the v4 `PUT .../associations/companies/{id}`
-  for every new deal and for every existing deal found (one v4 batch read per batch) without it.
+  the deal→company link (type 341) is a request of its own: `link_deals` sends v4 batch association
+  creates of up to 2,000 pairs, for every new deal and for every other deal whose link a v4 batch
+  read (1,000 deals a call) finds missing. `upsert_deals` links its own batch by default; the plan
+  writer upserts with `link=False` and links the whole run's deals in one pass.
 - Tasks: the keys are first looked up with one `batch/read` by the key property per 100 (a 207 for
   missing keys is normal), then only the missing ones are created with `batch/create`, each with its
   key and its association to the company (type 192) inline.
@@ -20,7 +22,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from functools import partial
 from typing import Any
@@ -47,7 +49,7 @@ from hubspot.crm.objects.tasks import PublicAssociationsForObject, PublicObjectI
 from hubspot.crm.objects.tasks import SimplePublicObjectBatchInputForCreate as TaskInput
 from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
 
-from healthsync.connectors.base import CrmDeal, CrmTask, FieldUpdate, WriteOutcome
+from healthsync.connectors.base import CrmDeal, CrmTask, DealLink, FieldUpdate, WriteOutcome
 from healthsync.connectors.hubspot_api import HubSpotApi
 from healthsync.errors import AuthError, MappingError, QuotaExhausted, TransientError, VendorError
 from healthsync.mappings import FieldMapping
@@ -217,18 +219,23 @@ class Writer:
             props["hubspot_owner_id"] = deal.owner_id
         return props
 
-    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
-        """Upsert renewal deals by their key property, then link each to its company.
+    def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
+        """Upsert renewal deals by their key property, 100 a call; with `link`, link them afterwards.
 
-        Links go out together after the upserts: new deals all need one; existing ones only when
-        their link is missing (one batch read per 1,000). Both are v4 batch calls.
+        `link=False` leaves the links to a later `link_deals` call covering many batches (what the
+        plan writer does: the links of a whole run then go out 2,000 a call).
         """
         unique = list({d.key: d for d in batch}.values())
         outcomes: dict[str, WriteOutcome] = {}
         for chunk in _chunks(unique):
             for outcome in self._isolate(list(chunk), self._upsert_deal_chunk):
                 outcomes[outcome.key] = outcome
-        self._link_deals([d for d in unique if outcomes[d.key].ok], outcomes)
+        if link:
+            saved = [(d, outcomes[d.key]) for d in unique if outcomes[d.key].ok]
+            links = [DealLink(d.key, str(o.crm_id), d.account_id, new=bool(o.created)) for d, o in saved]
+            for (deal, saved_as), linked in zip(saved, self.link_deals(links), strict=True):
+                if not linked.ok:
+                    outcomes[deal.key] = replace(saved_as, ok=False, error=linked.error)
         return [outcomes[d.key] for d in batch]
 
     def _upsert_deal_chunk(self, chunk: list[DealUpsert]) -> list[WriteOutcome]:
@@ -259,42 +266,32 @@ class Writer:
                 )
         return out
 
-    def _link_deals(self, deals: list[DealUpsert], outcomes: dict[str, WriteOutcome]) -> None:
-        """Associate deals with their companies where the link is missing (type 341), in batches."""
-        existing = [str(outcomes[d.key].crm_id) for d in deals if not outcomes[d.key].created]
-        linked: dict[str, set[str]] = {}
-        for chunk in _chunks(existing, ASSOCIATION_READ_MAX):
-            body = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[FetchAssociations(id=i) for i in chunk]
-            )
-            api = self.api.api("crm.associations.v4.batch_api")
-            response = self.api.call(
-                "deals.associations_read",
-                partial(
-                    api.get_page,
-                    from_object_type="deals",
-                    to_object_type="companies",
-                    batch_input_public_fetch_associations_batch_request=body,
-                ),
-                idempotent=True,
-                kind="read",
-            )
-            for item in response.results or []:
-                linked[str(item._from.id)] = {str(t.to_object_id) for t in item.to or []}
-        missing = [d for d in deals if d.account_id not in linked.get(str(outcomes[d.key].crm_id), set())]
+    def link_deals(self, links: Sequence[DealLink]) -> list[WriteOutcome]:
+        """Associate deals with their companies where the link is missing (type 341), in v4 batches.
+
+        New deals need their link; for the others the existing links are read first (1,000 deals a
+        call), so a linked deal costs no write. A refused pair comes back as "deal saved but not
+        linked"; outcomes are in input order.
+        """
+        unique = list({link.key: link for link in links}.values())
+        outcomes = {
+            link.key: WriteOutcome(link.key, True, crm_id=link.crm_id, created=link.new) for link in unique
+        }
+        linked = self._company_links([link.crm_id for link in unique if not link.new])
+        missing = [link for link in unique if link.account_id not in linked.get(link.crm_id, set())]
         spec = [AssociationSpec(association_category=_CATEGORY, association_type_id=DEAL_TO_COMPANY)]
+        api = self.api.api("crm.associations.v4.batch_api")
         for chunk in _chunks(missing, ASSOCIATION_CREATE_MAX):
             pairs = BatchInputPublicAssociationMultiPost(
                 inputs=[
                     PublicAssociationMultiPost(
-                        _from=AssociationObjectId(id=str(outcomes[d.key].crm_id)),
-                        to=AssociationObjectId(id=d.account_id),
+                        _from=AssociationObjectId(id=link.crm_id),
+                        to=AssociationObjectId(id=link.account_id),
                         types=spec,
                     )
-                    for d in chunk
+                    for link in chunk
                 ]
             )
-            api = self.api.api("crm.associations.v4.batch_api")
             try:
                 response = self.api.call(
                     "deals.associate",
@@ -310,25 +307,39 @@ class Writer:
             except VendorError as exc:
                 if not _record_level(exc):
                     raise
-                for d in chunk:
-                    outcomes[d.key] = self._unlinked(d, outcomes[d.key], str(exc))
+                for link in chunk:
+                    outcomes[link.key] = _unlinked(link, str(exc))
                 continue
             done = {(str(r.from_object_id), str(r.to_object_id)) for r in response.results or []}
             refused = getattr(response, "errors", None) or []
             message = str(refused[0].message) if refused else "HubSpot did not report it"
-            for d in chunk:
-                if (str(outcomes[d.key].crm_id), d.account_id) not in done:
-                    outcomes[d.key] = self._unlinked(d, outcomes[d.key], message)
+            for link in chunk:
+                if (link.crm_id, link.account_id) not in done:
+                    outcomes[link.key] = _unlinked(link, message)
+        return [outcomes[link.key] for link in links]
 
-    @staticmethod
-    def _unlinked(deal: DealUpsert, outcome: WriteOutcome, message: str) -> WriteOutcome:
-        return WriteOutcome(
-            deal.key,
-            False,
-            crm_id=outcome.crm_id,
-            created=outcome.created,
-            error=f"deal saved but not linked to company {deal.account_id}: {message}",
-        )
+    def _company_links(self, deal_ids: Sequence[str]) -> dict[str, set[str]]:
+        """The companies each deal is linked to, by deal id (one v4 batch read per 1,000 deals)."""
+        linked: dict[str, set[str]] = {}
+        api = self.api.api("crm.associations.v4.batch_api")
+        for chunk in _chunks(list(dict.fromkeys(deal_ids)), ASSOCIATION_READ_MAX):
+            body = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[FetchAssociations(id=i) for i in chunk]
+            )
+            response = self.api.call(
+                "deals.associations_read",
+                partial(
+                    api.get_page,
+                    from_object_type="deals",
+                    to_object_type="companies",
+                    batch_input_public_fetch_associations_batch_request=body,
+                ),
+                idempotent=True,
+                kind="read",
+            )
+            for item in response.results or []:
+                linked[str(item._from.id)] = {str(t.to_object_id) for t in item.to or []}
+        return linked
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
         """The renewal deals that exist for `keys`, with stage and closed state, 100 keys per call."""
@@ -510,6 +521,16 @@ class Writer:
         for half, answer in zip(halves, answers, strict=True):
             out += self._split(half, send, str(answer)) if isinstance(answer, VendorError) else answer
         return out
+
+
+def _unlinked(link: DealLink, message: str) -> WriteOutcome:
+    return WriteOutcome(
+        link.key,
+        False,
+        crm_id=link.crm_id,
+        created=link.new,
+        error=f"deal saved but not linked to company {link.account_id}: {message}",
+    )
 
 
 def _day(raw: Any) -> date | None:

@@ -23,7 +23,7 @@ import requests
 from simple_salesforce.api import Salesforce
 
 from healthsync.config import Config, SalesforceSection
-from healthsync.connectors.base import FieldUpdate, ObjectSchema, Owner, Page, WriteOutcome
+from healthsync.connectors.base import DealLink, FieldUpdate, ObjectSchema, Owner, Page, WriteOutcome
 from healthsync.connectors.incremental import WatermarkState
 from healthsync.connectors.salesforce_api import SalesforceApi
 from healthsync.connectors.salesforce_read import (
@@ -78,6 +78,8 @@ class SalesforceConnector:
     """
 
     name = "salesforce"
+    separate_deal_links = False
+    """An Opportunity's `AccountId` is set by its upsert: no link requests of its own."""
 
     def __init__(
         self, api: SalesforceApi, mapping: FieldMapping, *, clock: Callable[[], datetime] = _utc_now
@@ -192,9 +194,16 @@ class SalesforceConnector:
         """
         return apply_task_upserts(self.api, self.mapping, batch)
 
-    def upsert_deals(self, batch: Sequence[DealUpsert]) -> list[WriteOutcome]:
-        """Upsert renewal deals by their external id, 200 a call (stage rules are the engine's)."""
+    def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
+        """Upsert renewal deals by their external id, 200 a call (stage rules are the engine's).
+
+        The account link is the record's `AccountId`, written by the upsert itself: `link` changes nothing.
+        """
         return apply_deal_upserts(self.api, self.mapping, batch)
+
+    def link_deals(self, links: Sequence[DealLink]) -> list[WriteOutcome]:
+        """Nothing to send: an Opportunity's `AccountId` links it (every link is reported done)."""
+        return [WriteOutcome(link.key, True, crm_id=link.crm_id, created=link.new) for link in links]
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
         """Existing renewal deals by key (recycle bin included), for never-backward and closed checks."""

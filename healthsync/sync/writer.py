@@ -6,7 +6,14 @@
   then marked SENT with their CRM id. A crash between the two leaves PENDING rows; the next run's
   `reconcile_tasks` looks their keys up in the CRM, marks the found ones CONFIRMED and sends the rest
   again, so a task is never lost and never doubled.
-- Renewal deals are upserts by external id, so a replay is harmless by construction.
+- Renewal deals are upserts by external id, so a replay is harmless by construction. Where the CRM
+  links a deal to its account with a request of its own (HubSpot), every planned deal's link is
+  written ahead into the outbox (kind `deal_link`, PENDING) before the upserts, and the whole run's
+  links go out in one batched pass after them (2,000 pairs a call rather than one call per upsert
+  batch). A link that lands is CONFIRMED; a refused one is FAILED and a dead letter ("deal saved but
+  not linked"). The next run links whatever an earlier run left PENDING or FAILED (a crash between
+  upsert and link, a stop, a refusal) even when the deal itself needs no write any more: the plan
+  only upserts deals that changed, so without the outbox such a deal would stay unlinked.
 """
 
 from __future__ import annotations
@@ -17,16 +24,26 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from healthsync.connectors.base import CrmWriter, FieldUpdate, WriteOutcome
+from healthsync.connectors.base import CrmWriter, DealLink, FieldUpdate, WriteOutcome
 from healthsync.errors import QuotaExhausted
 from healthsync.model import DealUpsert, Plan, TaskPriority, TaskUpsert
 from healthsync.sync.plan import BATCH_LIMITS, group_updates
 from healthsync.sync.state import StateStore
 from healthsync.sync.state_records import OutboxStatus
 
-__all__ = ["PlanWriter", "WriteReport", "task_from_payload", "task_payload"]
+__all__ = ["DEAL_LINK", "PlanWriter", "WriteReport", "link_key", "task_from_payload", "task_payload"]
 
 Progress = Callable[[str, int], None]
+
+DEAL_LINK = "deal_link"
+"""Outbox kind of a renewal deal's link to its account, where the CRM makes it apart (HubSpot)."""
+DEAL_OBJECT = "renewal_deal"
+"""Dead-letter object of a refused renewal deal (or of one saved but not linked)."""
+
+
+def link_key(deal_key: str) -> str:
+    """The outbox key of a deal's link (prefixed: outbox keys are shared with task keys)."""
+    return f"link:{deal_key}"
 
 
 def task_payload(task: TaskUpsert) -> dict[str, Any]:
@@ -190,19 +207,99 @@ class PlanWriter:
             self._progress("fields", len(chunk))
 
     def _deals(self, deals: Sequence[DealUpsert], report: WriteReport) -> None:
+        separate = self.crm.separate_deal_links
+        if separate:
+            self._links_ahead(deals)  # write-ahead: every link is in the outbox before any upsert
+        saved: list[tuple[DealUpsert, WriteOutcome]] = []
         for chunk in _chunks(list(deals), self.limits["deals"]):
             self._check_stop()
             self._batches += 1
-            outcomes = self.crm.upsert_deals(chunk)
+            outcomes = self.crm.upsert_deals(chunk, link=not separate)
             ok: list[str] = []
             for deal, outcome in zip(chunk, outcomes, strict=True):
                 if outcome.ok:
                     report.deals += 1
                     ok.append(deal.key)
+                    saved.append((deal, outcome))
                 else:
-                    self._refused(report, "deals", "renewal_deal", outcome, {"stage": deal.stage.value})
-            self.store.resolve_dead_letters_many(self.vendor, "renewal_deal", ok)
+                    self._refused(report, "deals", DEAL_OBJECT, outcome, {"stage": deal.stage.value})
+            if not separate:  # linked by the upsert itself: done
+                self.store.resolve_dead_letters_many(self.vendor, DEAL_OBJECT, ok)
             self._progress("deals", len(chunk))
+        if separate:
+            self._link_deals(saved, {d.key for d in deals}, report)
+
+    def _links_ahead(self, deals: Sequence[DealUpsert]) -> None:
+        """Put each deal's link in the outbox as PENDING (an existing entry is set back to PENDING)."""
+        rows = {
+            link_key(d.key): _OutboxRow(link_key(d.key), DEAL_LINK, d.account_id, {"deal": d.key})
+            for d in deals
+        }
+        if not rows:
+            return
+        existing = self.store.outbox_lookup(rows)
+        self.store.outbox_put_many((r for k, r in rows.items() if k not in existing), run_id=self.run_id)
+        self.store.outbox_mark_many(
+            (key, OutboxStatus.PENDING, None, None)
+            for key, entry in existing.items()
+            if entry.status is not OutboxStatus.PENDING
+        )
+
+    def _unsettled_links(self, planned: set[str]) -> list[DealLink]:
+        """Links earlier runs left PENDING or FAILED, for deals this run does not upsert.
+
+        A PENDING entry has no deal id (its run ended before the link pass; ids are recorded with
+        the link's outcome), so its deal is looked up by key; one the CRM does not have needs no
+        link, and its entry is settled. A link refused `max_attempts` times is left to a person
+        (its dead letter stays open).
+        """
+        unsettled = [
+            e
+            for e in self.store.outbox_pending(kind=DEAL_LINK)
+            if str(e.payload.get("deal")) not in planned and e.attempts < self.max_attempts
+        ]
+        lookup = [str(e.payload.get("deal")) for e in unsettled if not e.crm_id]
+        found = self.crm.fetch_deals(lookup) if lookup else {}
+        links: list[DealLink] = []
+        settled: list[tuple[str, OutboxStatus, str | None, str | None]] = []
+        for entry in unsettled:
+            key = str(entry.payload.get("deal"))
+            deal = found.get(key)
+            crm_id = entry.crm_id or (deal.crm_id if deal is not None and not deal.deleted else None)
+            if crm_id is None:
+                settled.append((entry.key, OutboxStatus.CONFIRMED, None, None))
+            else:
+                links.append(DealLink(key, crm_id, entry.account, new=False))
+        self.store.outbox_mark_many(settled)
+        return links
+
+    def _link_deals(
+        self, saved: Sequence[tuple[DealUpsert, WriteOutcome]], planned: set[str], report: WriteReport
+    ) -> None:
+        """One link pass for the deals saved this run and the links earlier runs left unsettled."""
+        fresh = [
+            DealLink(d.key, str(o.crm_id), d.account_id, new=bool(o.created)) for d, o in saved if o.crm_id
+        ]
+        links = [*fresh, *self._unsettled_links(planned)]
+        if not links:
+            return
+        self._check_stop()
+        self._batches += 1
+        stages = {d.key: d.stage.value for d, _ in saved}
+        marks: list[tuple[str, OutboxStatus, str | None, str | None]] = []
+        ok: list[str] = []
+        for link, outcome in zip(links, self.crm.link_deals(links), strict=True):
+            if outcome.ok:
+                marks.append((link_key(link.key), OutboxStatus.CONFIRMED, link.crm_id, None))
+                ok.append(link.key)
+                continue
+            marks.append((link_key(link.key), OutboxStatus.FAILED, link.crm_id, outcome.error))
+            if link.key in stages:
+                report.deals -= 1  # saved, but a deal without its company is not written yet
+            payload = {"stage": stages[link.key]} if link.key in stages else {"account": link.account_id}
+            self._refused(report, "deals", DEAL_OBJECT, outcome, payload)
+        self.store.outbox_mark_many(marks)
+        self.store.resolve_dead_letters_many(self.vendor, DEAL_OBJECT, ok)
 
     def _tasks(self, tasks: Sequence[TaskUpsert], report: WriteReport) -> None:
         if not tasks:

@@ -2,8 +2,10 @@
 
 Counts: field updates 1 batch per 100 records; deals 1 upsert per 100 + the pipelines read (once
 per connector) + 1 v4 batch association create per 2,000 deals to link (batch upsert takes no
-associations) + 1 v4 batch read of links per 1,000 existing deals; tasks 1 batch read by key per
-100 + 1 batch create per 100 missing ones. Zero inputs make zero calls.
+associations) + 1 v4 batch read of links per 1,000 existing deals; the plan writer makes one link
+pass for a whole run, so a run's new deals cost ceil(n / 2,000) link calls however many upsert
+batches they took; tasks 1 batch read by key per 100 + 1 batch create per 100 missing ones. Zero
+inputs make zero calls.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from hubspot_support import COMPANY_BASE, connect, dataset, served, state
 
 from healthsync.connectors.base import FieldUpdate
 from healthsync.errors import MappingError, TransientError
-from healthsync.model import DealUpsert, RenewalStage, TaskPriority, TaskUpsert
+from healthsync.model import DealUpsert, Plan, RenewalStage, TaskPriority, TaskUpsert
 from healthsync.sandbox import Sandbox
+from healthsync.sync.state import StateStore
+from healthsync.sync.writer import PlanWriter
 
 BATCH_UPDATE = "POST /crm/v3/objects/{objectType}/batch/update"
 BATCH_UPSERT = "POST /crm/v3/objects/{objectType}/batch/upsert"
@@ -161,6 +165,28 @@ def test_a_missing_link_of_an_existing_deal_is_made(sandbox: Sandbox, tmp_path: 
     sandbox.stats.reset()
     assert connector.upsert_deals([deal(3)])[0].ok
     assert served(sandbox) == {BATCH_UPSERT: 1, LINKS_READ: 1, LINK: 1}
+
+
+def test_the_plan_writer_links_a_whole_runs_deals_in_one_v4_batch(sandbox: Sandbox, tmp_path: Path) -> None:
+    """250 new deals: ceil(250 / 100) upserts without links, then ceil(250 / 2,000) = 1 link batch for
+    the whole run (not one per upsert batch), each deal linked to its company."""
+    connector = connect(sandbox, tmp_path / "cfg")
+    deals = [deal(i) for i in range(250)]
+    with StateStore.open(f"sqlite:///{tmp_path / 'state.db'}") as store:
+        run_id = store.start_run("contract", dry_run=False)
+        report = PlanWriter(connector, store, vendor="hubspot", run_id=run_id).write(
+            Plan((), (), tuple(deals))
+        )
+    assert (report.deals, report.errors) == (250, [])
+    assert served(sandbox) == {PIPELINES: 1, BATCH_UPSERT: 3, LINK: 1}
+    assert [b.inputs for b in sandbox.stats.batches("hubspot") if b.endpoint == LINK] == [250]
+    linked = {
+        a["fromObjectId"]: a["toObjectId"]
+        for a in state(sandbox, "associations")
+        if a["fromObjectType"] == "deals" and a["toObjectType"] == "companies"
+    }
+    ids = {d["properties"].get("healthsync_renewal_key"): d["id"] for d in state(sandbox, "deals")}
+    assert {d.key: linked.get(ids[d.key]) for d in deals} == {d.key: d.account_id for d in deals}
 
 
 def test_a_bad_deal_does_not_sink_its_batch(sandbox: Sandbox, tmp_path: Path) -> None:

@@ -6,10 +6,15 @@ moment (a latency fault) and the test kills the process while that request is in
 - after the pull: during the renewal-deal lookup, the last read before any write;
 - mid-write: during the second write call (some writes landed, others not);
 - between the task outbox and the create: during the task create call, which the CRM still
-  completes after the client died, so the outbox holds PENDING rows for tasks that exist.
+  completes after the client died, so the outbox holds PENDING rows for tasks that exist;
+- between the deal upserts and their links (HubSpot, whose batch upsert takes no associations):
+  during the run's one v4 association batch create, which the CRM then refuses, so the renewal
+  deals exist unlinked; the re-run has no reason to upsert them again (they are as planned), and
+  links them from the outbox's PENDING entries.
 
 The re-run must then converge: same field values, the same task keys each exactly once, the same
-renewal deals. The reference is an uninterrupted run on an identical sandbox (same seed).
+renewal deals, each linked to its account. The reference is an uninterrupted run on an identical
+sandbox (same seed).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 
 import pytest
 from e2e_support import CrmView, cli_sync, config_for, sync_process
+from helpers.sandboxes import state as sandbox_state
 
 from healthsync.sandbox import Sandbox
 
@@ -44,7 +50,20 @@ def crm_state(view: CrmView) -> Snapshot:
     }
     task_keys = sorted(t["key"] for t in view.tasks())
     deals = sorted((d["key"], d["stage"], d["amount"], d["close"]) for d in view.deals())
-    return {"accounts": accounts, "tasks": task_keys, "deals": deals}
+    return {"accounts": accounts, "tasks": task_keys, "deals": deals, "links": deal_links(view)}
+
+
+def deal_links(view: CrmView) -> list[tuple[str, str | None]]:
+    """(deal key, account id) of every renewal deal healthsync made; None for a deal linked to no account."""
+    keys = {d["id"]: d["key"] for d in view.deals()}
+    if view.crm == "salesforce":
+        by_id = {r["Id"]: r.get("AccountId") for r in sandbox_state(view.box, "salesforce", "Opportunity")}
+        return sorted((key, by_id.get(crm_id)) for crm_id, key in keys.items())
+    linked: dict[str, str] = {}
+    for a in sandbox_state(view.box, "hubspot", "associations"):
+        if a["fromObjectType"] == "deals" and a["toObjectType"] == "companies" and a["fromObjectId"] in keys:
+            linked[a["fromObjectId"]] = a["toObjectId"]
+    return sorted((key, linked.get(crm_id)) for crm_id, key in keys.items())
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +103,13 @@ def kill_point(crm: str, point: str) -> Point:
             "mid_write": "POST /crm/v3/objects/{objectType}/batch/update",
             "before_task_create": "POST /crm/v3/objects/{objectType}/batch/create",
         }
-        wanted = {"after_pull": 1, "mid_write": 2, "before_task_create": 1}[point]
+        wanted = {"after_pull": 1, "mid_write": 2, "before_task_create": 1, "before_deal_links": 1}[point]
+        if point == "before_deal_links":
+            # Held, then refused: the dead client never learns, and the CRM makes no link.
+            path = "/crm/v4/associations/deals/companies/batch/create"
+            rule = {"method": "POST", "path_prefix": path, "latency_ms": HOLD_MS, "status": 503, "count": 10}
+            endpoint = "POST /crm/v4/associations/{fromObjectType}/{toObjectType}/batch/create"
+            return {"rules": [rule]}, lambda box: _count(box, crm, endpoint) >= wanted
         method, path = paths[point]
         endpoint = endpoints[point]
         rule = {"method": method, "path_prefix": path, "latency_ms": HOLD_MS, "count": 10}
@@ -102,8 +127,15 @@ def kill_point(crm: str, point: str) -> Point:
     return {"rules": [{**rule, "count": 10}]}, lambda box: _count(box, crm, endpoint) >= 2
 
 
-@pytest.mark.parametrize("point", ["after_pull", "mid_write", "before_task_create"])
-@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+POINTS = [
+    pytest.param(crm, point, id=f"{crm}-{point}")
+    for crm in ("hubspot", "salesforce")
+    for point in ("after_pull", "mid_write", "before_task_create", "before_deal_links")
+    if crm == "hubspot" or point != "before_deal_links"  # Salesforce links a deal in its upsert
+]
+
+
+@pytest.mark.parametrize(("crm", "point"), POINTS)
 def test_a_killed_sync_rerun_converges_on_the_uninterrupted_state(
     crm: str, point: str, tmp_path: Path, reference: dict[str, Snapshot]
 ) -> None:
@@ -128,6 +160,10 @@ def test_a_killed_sync_rerun_converges_on_the_uninterrupted_state(
             assert _writes(box, crm) == 0  # killed before writing anything
         if point == "before_task_create":
             assert landed  # the CRM made the tasks; the dead process never marked them in the outbox
+        if point == "before_deal_links":
+            links = deal_links(CrmView(box, crm))
+            assert links
+            assert all(account is None for _, account in links)  # saved, none linked
 
         rerun = cli_sync(config, box.clock.today())
         assert rerun["status"] == "ok", rerun["errors"]
@@ -135,6 +171,8 @@ def test_a_killed_sync_rerun_converges_on_the_uninterrupted_state(
         expected = reference[crm]
         assert state["tasks"] == expected["tasks"]  # the same tasks, none twice
         assert state["deals"] == expected["deals"]
+        assert state["links"] == expected["links"]
+        assert all(account is not None for _, account in state["links"])
         assert state["accounts"] == expected["accounts"]
 
         box.stats.reset()
