@@ -18,9 +18,9 @@ The decision takes the caller's word on idempotency rather than the HTTP method:
 is a POST but a read; a Salesforce external-id upsert is a PATCH that replays safely; a plain
 create does not.
 
-Client-side limiters keep a run under each vendor's documented limits, so the vendors' 429s stay
-rare rather than being the pacing mechanism. All waiting goes through an injectable `sleep` and
-`clock`, so tests run without real time passing.
+Client-side limiters keep a run a small margin under each vendor's documented limits
+(`PACE_MARGIN`), so the vendors' 429s stay rare rather than being the pacing mechanism. All waiting
+goes through an injectable `sleep` and `clock`, so tests run without real time passing.
 
 Every attempt is logged at DEBUG (`healthsync.http`: vendor, endpoint, kind, attempt, outcome, the
 HTTP status of a failure, duration_ms) and every retry at WARNING with its wait; never a header, a
@@ -46,12 +46,26 @@ from healthsync.errors import (
     TransientError,
 )
 
-__all__ = ["CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy"]
+__all__ = ["PACE_MARGIN", "CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy"]
 
 log = logging.getLogger("healthsync.http")
 
 T = TypeVar("T")
 Kind = Literal["read", "write"]
+
+PACE_MARGIN = 0.95
+"""Share of a vendor's documented rate the client-side limiters use: each window is stretched to
+`period / PACE_MARGIN` (HubSpot's 100 per 10 s become 100 per 10.53 s; Zendesk's 10 exports a
+minute, 10 per 63.2 s).
+
+Why not the limit itself: the client and the vendor count different instants. The limiter stamps
+a call when it leaves; the vendor counts it when it arrives, on its own clock and in its own
+window. Arrival lags departure by a varying amount (connection setup, TLS, a request queued
+behind a slow answer), so when one call lingers and the next does not, the vendor's window holds
+one call more than the client's did and answers 429: with limiters sitting exactly at the limits,
+a 10,000-account run under realistic limits collected a few such 429s (and waited out their
+Retry-After). 5 % of each period (0.5 s of HubSpot's 10 s, 3 s of Zendesk's minute) is far more
+than that skew on any sane connection, and costs at most 5 % of the rate-limit floor."""
 Translate = Callable[[BaseException], HealthsyncError | None]
 
 
@@ -94,10 +108,11 @@ class RetryBudget:
 
 
 class Limiter:
-    """Client-side sliding-window limiter: at most `limit` calls per `period` seconds.
+    """Client-side sliding-window limiter: at most `limit` calls per `period / margin` seconds.
 
     `acquire` blocks (through the injected sleep) until a call fits, so a run paces itself below
-    the vendor's limit instead of collecting 429s.
+    the vendor's limit instead of collecting 429s. `margin` (0 < margin <= 1) is the share of the
+    vendor's rate used; `Http.limit` passes `PACE_MARGIN`.
     """
 
     def __init__(
@@ -106,14 +121,18 @@ class Limiter:
         limit: int,
         period: float,
         *,
+        margin: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if limit < 1 or period <= 0:
             raise ValueError(f"limiter {name}: needs a positive limit and period")
+        if not 0 < margin <= 1:
+            raise ValueError(f"limiter {name}: the margin is a share of the limit, in (0, 1]")
         self.name = name
         self.limit = limit
-        self.period = period
+        self.period = period / margin
+        """The window the limiter keeps: the vendor's period stretched by the margin."""
         self._clock = clock
         self._sleep = sleep
         self._calls: deque[float] = deque()
@@ -210,10 +229,17 @@ class Http:
         *,
         endpoints: Callable[[str], bool] | None = None,
         name: str | None = None,
+        margin: float = PACE_MARGIN,
     ) -> Limiter:
-        """Pace `vendor`'s calls (those whose endpoint satisfies `endpoints`, default all)."""
+        """Pace `vendor`'s calls (those whose endpoint satisfies `endpoints`, default all) a `margin`
+        under the vendor's `limit` calls per `period` seconds (see `PACE_MARGIN`)."""
         limiter = Limiter(
-            name or f"{vendor}:{limit}/{period:g}s", limit, period, clock=self._clock, sleep=self._sleep
+            name or f"{vendor}:{limit}/{period:g}s",
+            limit,
+            period,
+            margin=margin,
+            clock=self._clock,
+            sleep=self._sleep,
         )
         self._limits[vendor].append(_Route(limiter, endpoints or (lambda _: True)))
         return limiter

@@ -218,6 +218,8 @@ class HubSpotApi:
         self._spent = 0
         self._lock = threading.Lock()
         self._apis: dict[str, Any] = {}
+        # Both paced `PACE_MARGIN` (95 %) under the limit: HubSpot counts a call when it arrives,
+        # the limiter when it leaves, and the difference varies (healthsync.http.PACE_MARGIN).
         http.limit(VENDOR, requests_per_10s, TEN_SECONDS, name=f"hubspot:{requests_per_10s}/10s")
         http.limit(
             VENDOR,

@@ -123,6 +123,8 @@ class ZendeskConnector:
         self._clock = clock
         self.organizations_watermark = Watermark(ORGANIZATIONS.field, lookback)
         self.ratings_watermark = Watermark(RATINGS.field, lookback)
+        # Both paced `PACE_MARGIN` (95 %) under the plan's limits: Zendesk counts a call when it
+        # arrives, the limiter when it leaves, and the difference varies (healthsync.http.PACE_MARGIN).
         http.limit(VENDOR, requests_per_minute, RATE_PERIOD_S, name=f"zendesk:{requests_per_minute}/min")
         http.limit(
             VENDOR,

@@ -34,7 +34,7 @@ from helpers.sandboxes import faults, zendesk_calls
 from healthsync.connectors.base import Page
 from healthsync.connectors.registry import ticket_source
 from healthsync.errors import AuthError
-from healthsync.http import Http
+from healthsync.http import PACE_MARGIN, Http
 from healthsync.model import Ticket
 from healthsync.sandbox import Sandbox
 from healthsync.sandbox.dataset import Dataset, Delta, SupportTicket
@@ -259,9 +259,11 @@ def test_a_429_is_honoured_and_the_export_limit_is_never_hit(tmp_path: Path, sou
                 state = list(connector.iter_tickets(str(state)))[-1].state
         assert sorted(int(t.id) for t in tickets(pages)) == list(range(1, TICKETS + 1))
         assert http.retries == [(source.name, source.endpoints["export"], "RateLimited", 5.0)]
-        # 5 s of Retry-After, then the limiter: ten attempts by t=1005, the 11th waits for t=1060,
-        # the 12th for t=1065 (the client counts the refused attempt too: it cannot know it was free).
-        assert time.sleeps == [5.0, 55.0, 5.0]
+        # 5 s of Retry-After, then the limiter, whose minute is 60 s / PACE_MARGIN = 63.16 s: ten
+        # attempts by t=1005, the 11th waits for t=1063.16, the 12th for t=1068.16 (the client
+        # counts the refused attempt too: it cannot know it was free).
+        window = 60.0 / PACE_MARGIN
+        assert time.sleeps == pytest.approx([5.0, window - 5.0, 5.0], abs=1e-3)
         assert export_calls(box, source) == 3 + 9 + 1
         assert box.stats.snapshot()[source.name]["throttled"] == 1  # only the injected one
 

@@ -29,7 +29,7 @@ from healthsync.errors import (
     TransientError,
     VendorError,
 )
-from healthsync.http import Http
+from healthsync.http import PACE_MARGIN, Http
 from healthsync.sandbox import Sandbox
 from healthsync.sandbox.zendesk.ratelimit import RateLimits
 from healthsync.secrets import resolve
@@ -133,11 +133,16 @@ def test_the_export_limiter_makes_the_eleventh_call_wait_without_a_429(tmp_path)
         http = fake_http(time)
         with connect(box, tmp_path / "cfg", http) as zendesk:
             _eleven_export_calls(zendesk)
-        assert time.sleeps == [60.0]  # ten calls fit the minute; the eleventh waits for it to pass
+        # Ten calls fit the minute; the eleventh waits for it to pass, plus the 5 % margin.
+        window = round(60.0 / PACE_MARGIN, 3)
+        assert time.sleeps == pytest.approx([window], abs=1e-3)
         assert http.retries == []
         assert endpoint_calls(box, "incremental/tickets/cursor") == 11
         assert box.stats.snapshot()["zendesk"]["throttled"] == 0  # no wasted 429
-        assert http.stats()["limiter_wait_s"] == {"zendesk:400/min": 0.0, "zendesk-incremental:10/min": 60.0}
+        assert http.stats()["limiter_wait_s"] == {
+            "zendesk:400/min": 0.0,
+            "zendesk-incremental:10/min": pytest.approx(window, abs=1e-3),
+        }
     finally:
         box.stop()
 

@@ -15,7 +15,7 @@ from healthsync.errors import (
     RecordRejected,
     TransientError,
 )
-from healthsync.http import Http, Limiter, RetryPolicy
+from healthsync.http import PACE_MARGIN, Http, Limiter, RetryPolicy
 
 
 class FakeTime:
@@ -193,20 +193,59 @@ def test_every_attempt_is_counted_per_vendor_endpoint_and_kind(http: Http) -> No
     assert http.counter.by_endpoint()["hubspot"] == {"companies.batch_update": 1, "companies.list": 2}
 
 
-def test_a_limiter_paces_calls_under_the_vendor_limit(http: Http, fake: FakeTime) -> None:
+def test_a_limiter_paces_calls_a_margin_under_the_vendor_limit(http: Http, fake: FakeTime) -> None:
     http.limit("hubspot", 100, 10.0)
     search = http.limit("hubspot", 5, 1.0, endpoints=lambda e: e.endswith(".search"))
     for _ in range(250):
         http.call("hubspot", "companies.list", failing(), idempotent=True, kind="read")
-    assert fake.now == pytest.approx(20.0)  # calls 101 and 201 each wait for the window to roll
+    # Calls 101 and 201 each wait for the window to roll; the window is the vendor's 10 s / 0.95.
+    assert PACE_MARGIN == 0.95
+    assert fake.now == pytest.approx(2 * 10.0 / PACE_MARGIN)
     started = fake.now
     for _ in range(11):
         http.call("hubspot", "companies.search", failing(), idempotent=True, kind="read")
-    assert fake.now - started == pytest.approx(2.0)
-    assert search.waited == pytest.approx(2.0)
+    assert fake.now - started == pytest.approx(2 * 1.0 / PACE_MARGIN)
+    assert search.waited == pytest.approx(2 * 1.0 / PACE_MARGIN)
     assert http.call("zendesk", "x", failing(), idempotent=True, kind="read") == "ok"  # other vendors unpaced
+
+
+def test_a_paced_client_never_exceeds_the_vendors_window_despite_uneven_latency(
+    http: Http, fake: FakeTime
+) -> None:
+    """The vendor counts arrivals in its own sliding window; arrivals lag departures unevenly.
+
+    Here the run's first call opens the connection (TCP and TLS handshakes) and arrives 0.4 s after
+    it left; the others arrive at once. The limiter lets call 11 leave exactly 60 s after call 1, so
+    the vendor's minute ending at call 11 still holds call 1: paced at the limit itself, the vendor
+    sees 11 calls in a minute (a 429); paced 95 % under it, never more than 10.
+    """
+    sent: list[float] = []
+
+    def record() -> str:
+        sent.append(fake.now)
+        return "ok"
+
+    def arrivals() -> list[float]:
+        return [t + (0.4 if i == 0 else 0.0) for i, t in enumerate(sent)]
+
+    def most_in_a_window(times: list[float], period: float) -> int:
+        return max(sum(1 for u in times if t - period < u <= t) for t in times)
+
+    exact = Http(sleep=fake.sleep, clock=fake.clock)
+    exact.limit("zendesk", 10, 60.0, margin=1.0)
+    for _ in range(40):
+        exact.call("zendesk", "incremental/tickets/cursor", record, idempotent=True, kind="read")
+    assert most_in_a_window(arrivals(), 60.0) == 11  # the vendor would answer 429
+
+    sent.clear()
+    http.limit("zendesk", 10, 60.0)
+    for _ in range(40):
+        http.call("zendesk", "incremental/tickets/cursor", record, idempotent=True, kind="read")
+    assert most_in_a_window(arrivals(), 60.0) == 10
 
 
 def test_limiter_validates_its_settings() -> None:
     with pytest.raises(ValueError, match="positive"):
         Limiter("x", 0, 1.0)
+    with pytest.raises(ValueError, match="margin"):
+        Limiter("x", 10, 60.0, margin=1.5)
