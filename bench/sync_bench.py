@@ -16,13 +16,30 @@ peak RSS is the sync's alone. Jobs per size and CRM, each against a fresh sandbo
 Prints figures and asserts nothing (DESIGN.md §12).
 
 **Minimum calls of a first full sync** (DESIGN.md §9 page and batch sizes, record counts of that run;
-a read of nothing still costs one call, a write of nothing none; ceil = rounded up):
+a read of nothing still costs one call, a write of nothing none; ceil = rounded up). Every line is a
+call a correct run cannot do without, at the most records the vendor allows per call:
 
+    hubspot    read   schema           mapped objects + 1            properties of each mapped object
+                                                                     (companies, deals, tasks: not paged)
+                                                                     + the deal pipelines, once a run: the
+                                                                     mapping is checked against them
+    hubspot    read   owners           ceil(owners / 500)            owners list, 500 per page (owner names)
     hubspot    read   companies        ceil(accounts / 100)          list, 100 per page
+    hubspot    read   renewal deals    ceil(deal keys / 100)         batch read by key property, 100 inputs
     hubspot    write  company fields   ceil(accounts updated / 100)  batch update, 100 inputs
     hubspot    write  tasks            ceil(tasks / 100)             batch create, 100 inputs
     hubspot    write  renewal deals    ceil(deals / 100)             batch upsert, 100 inputs
+    hubspot    write  deal links       ceil(new deals / 2,000)       v4 association batch create, 2,000
+                                                                     pairs: batch upsert (DESIGN.md §7's
+                                                                     crash-safe write) takes no associations
+    salesforce read   schema           mapped objects                sobjects/{object}/describe, one each
+    salesforce read   owners           ceil(users / 2,000)           SOQL on User, 2,000 per page
     salesforce read   accounts         ceil(accounts / 2,000)        SOQL, 2,000 per page
+    salesforce read   renewal deals    ceil(key chars / 4,000)       queryAll ... WHERE key IN (...): 4,000
+                                                                     characters of quoted keys a call, what a
+                                                                     GET query string carries safely under the
+                                                                     16,384-byte URI and header limit
+                                                                     (`salesforce_read.IN_LIST_CHARS`)
     salesforce write  account fields   ceil(accounts updated / 200)  composite/sobjects, 200 records
     salesforce write  tasks and deals  ceil(tasks / 200) + ceil(deals / 200)
                                                                      composite upsert by external id,
@@ -30,12 +47,21 @@ a read of nothing still costs one call, a write of nothing none; ceil = rounded 
     zendesk    read   organizations    ceil(organizations / 1,000)   incremental export from time 0
     zendesk    read   tickets          ceil(tickets / 1,000)         cursor export, 1,000 per page
     zendesk    read   CSAT ratings     ceil(ratings / 100)           list, 100 per page
+    zendesk    read   rated tickets    ceil(tickets looked up / 100) tickets/show_many, 100 ids: a rating
+                                                                     names its ticket, not its organization,
+                                                                     and tickets older than the export's
+                                                                     90-day start are not mirrored
 
-"accounts updated" are the accounts with at least one changed field; tasks and deals are the planned
-ones; organizations, tickets and ratings are the records those endpoints returned. Every other call
-(task key look-ups, renewal-deal look-ups, deal-to-company links, pipelines, the ticket look-ups that
-key ratings by organization) is listed separately under "beyond the records", with its count, and is
-*not* in the minimum: the ratio actual/minimum per vendor and kind counts it against us.
+"deal keys" are the renewal deals a first run must look up (`outcomes.deal_keys_to_check`: contracts
+ending within the renewal horizon or ended in the last 120 days; the bench recomputes them from the
+run's accounts). "accounts updated" are the accounts with at least one changed field; tasks and
+deals are the planned ones; "new deals" those the upserts created; organizations, tickets, ratings,
+owners and looked-up tickets are the records those endpoints returned. Every other call is listed
+separately under "beyond the records", with its count, and is *not* in the minimum: the ratio
+actual/minimum per vendor and kind counts it against us. Two are deliberate (README "Performance"):
+HubSpot's task keys read before creating tasks (a lost state database cannot double tasks), and
+Zendesk organizations listed at 100 a page on a first run (the 1,000-a-page export shares the
+10-a-minute export limit with the ticket export, so it would be slower in wall time).
 
 **Rate-limit floor** of the calls a run made (attempts the vendor refused, such as 429s, left out:
 they take no slot), per vendor, from the limits the config gives the connectors, which are the ones
@@ -86,7 +112,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from healthsync.http import Http, Kind, Limiter, Translate
+from healthsync.connectors.salesforce_read import IN_LIST_CHARS, soql_string
+from healthsync.http import PACE_MARGIN, Http, Kind, Limiter, Translate
 from healthsync.sync.engine import Reporter
 
 T = TypeVar("T")
@@ -121,18 +148,27 @@ class Line:
     formula: str
 
 
+_HUBSPOT_SCHEMA = ("properties.companies", "properties.deals", "properties.tasks", "pipelines.deals")
+
 # fmt: off
 LINES = {
     crm: tuple(Line(crm, kind, what, endpoints, terms, formula) for kind, what, endpoints, terms, formula in rows)
     for crm, rows in {
         "hubspot": (
+            ("read", "schema", _HUBSPOT_SCHEMA, (("schema", 1),), "objects + pipelines"),
+            ("read", "owners", ("owners.list",), (("owners", 500),), "ceil(owners/500)"),
             ("read", "companies", ("companies.list",), (("accounts", 100),), "ceil(accounts/100)"),
+            ("read", "renewal deals", ("deals.batch_read",), (("deal keys", 100),), "ceil(deal keys/100)"),
             ("write", "company fields", ("companies.batch_update",), (("fields", 100),), "ceil(updated/100)"),
             ("write", "tasks", ("tasks.batch_create",), (("tasks", 100),), "ceil(tasks/100)"),
             ("write", "renewal deals", ("deals.batch_upsert",), (("deals", 100),), "ceil(deals/100)"),
+            ("write", "deal links", ("deals.associate",), (("new deals", 2000),), "ceil(new deals/2000)"),
         ),
         "salesforce": (
+            ("read", "schema", ("sobjects.describe",), (("schema", 1),), "mapped objects"),
+            ("read", "owners", ("query [lookups]", "query_more [lookups]"), (("owners", 2000),), "ceil(users/2000)"),
             ("read", "accounts", ("query [accounts]", "query_more [accounts]"), (("accounts", 2000),), "ceil(accounts/2000)"),
+            ("read", "renewal deals", ("queryAll [lookups]",), (("deal key chars", IN_LIST_CHARS),), "ceil(key chars/4000)"),
             ("write", "account fields", ("composite.sobjects.update",), (("fields", 200),), "ceil(updated/200)"),
             ("write", "tasks and deals", ("composite.sobjects.upsert",), (("tasks", 200), ("deals", 200)), "ceil(tasks/200)+ceil(deals/200)"),
         ),
@@ -140,26 +176,19 @@ LINES = {
             ("read", "organizations", ("organizations", "incremental/organizations"), (("organizations", 1000),), "ceil(orgs/1000) by export"),
             ("read", "tickets", ("incremental/tickets/cursor",), (("tickets", 1000),), "ceil(tickets/1000)"),
             ("read", "CSAT ratings", ("satisfaction_ratings",), (("ratings", 100),), "ceil(ratings/100)"),
+            ("read", "rated tickets", ("tickets/show_many",), (("rated tickets", 100),), "ceil(looked up/100)"),
         ),
     }.items()
 }
 # fmt: on
 
 BEYOND = {
-    "tasks.batch_read": "task keys looked up before creating (100 a call)",
-    "deals.batch_read": "renewal deals looked up by key before planning (100 a call)",
-    "deals.associations_read": "company links of existing deals",
-    "deals.associate": "deal-to-company links (v4), for new deals and unlinked ones",
-    "pipelines.deals": "deal pipelines, once a run",
-    "tickets/show_many": "organization of each rated ticket (100 ids a call)",
+    "tasks.batch_read": "task keys looked up before creating (100 a call): deliberate",
+    "deals.associations_read": "company links of existing deals (1,000 a call)",
     "queryAll [lookups]": "renewal deals / tasks looked up by key (SOQL IN lists)",
-    "query_more [lookups]": "further pages of those look-ups",
-    "query [lookups]": "SOQL look-ups",
-    "sobjects.describe": "mapping checked against the live schema (one per object)",
 }
 for _object in ("companies", "deals", "tasks"):
-    BEYOND[f"properties.{_object}"] = "mapping checked against the live schema"
-    BEYOND[f"property_groups.{_object}"] = "mapping checked against the live schema"
+    BEYOND[f"property_groups.{_object}"] = "property groups (provisioning only; a sync reads none)"
 
 _SOQL = frozenset({"query", "queryAll", "query_more"})
 
@@ -222,6 +251,8 @@ class _BenchHttp(Http):
         self.slept = 0.0
         self.in_calls = 0.0
         self.lines: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.new_deals = 0
+        """Deals HubSpot's batch upserts report created (`new`): the ones that need a link."""
 
     def _timed_sleep(self, seconds: float) -> None:
         started = time.perf_counter()
@@ -236,9 +267,10 @@ class _BenchHttp(Http):
         *,
         endpoints: Callable[[str], bool] | None = None,
         name: str | None = None,
+        margin: float = PACE_MARGIN,
     ) -> Limiter:
         if self.pace:
-            return super().limit(vendor, limit, period, endpoints=endpoints, name=name)
+            return super().limit(vendor, limit, period, endpoints=endpoints, name=name, margin=margin)
         return Limiter(name or f"{vendor}:{limit}/{period:g}s (off)", limit, period)  # registered nowhere
 
     def call(
@@ -263,6 +295,8 @@ class _BenchHttp(Http):
                 counts[2] += 1  # refused (a 429, say) or failed: the vendor's window did not count it
                 raise
             counts[1] += _records_in(answer)
+            if endpoint == "deals.batch_upsert":
+                self.new_deals += sum(1 for r in getattr(answer, "results", None) or [] if r.new)
             return answer
 
         started = time.perf_counter()
@@ -355,7 +389,10 @@ def _figures(result: Any, http: _BenchHttp, stages: _Stages, wall: float, transp
 def _one_sync(
     config: Any, clock: Callable[[], datetime], today: date, pace: bool, transport: _Transport
 ) -> dict[str, Any]:
+    from healthsync.mappings import load_mapping
+    from healthsync.mappings.schema import required_schema
     from healthsync.sync.engine import run_sync
+    from healthsync.sync.outcomes import deal_keys_to_check
 
     http = _BenchHttp(pace=pace, retry_budget=config.sync.retry_budget)
     stages = _Stages(http)
@@ -363,7 +400,18 @@ def _one_sync(
     started = time.perf_counter()
     result = run_sync(config, as_of=today, clock=clock, reporter=stages, http=http)
     wall = time.perf_counter() - started
-    return _figures(result, http, stages, wall, transport.seconds - before)
+    figures = _figures(result, http, stages, wall, transport.seconds - before)
+    # What the minimum needs beyond the records the endpoints returned (see the module docstring).
+    # The deal keys of a *first* run: no earlier contract ends or verdicts are stored yet.
+    keys = deal_keys_to_check([a.account for a in result.assessments], (), (), today)
+    objects = len(required_schema(load_mapping(config.crm.system, config.crm.mapping)).objects)
+    figures["minimum_inputs"] = {
+        "schema": objects + (1 if config.crm.system == "hubspot" else 0),  # + the deal pipelines
+        "deal keys": len(keys),
+        "deal key chars": sum(len(soql_string(k)) + 2 for k in keys),  # quoted, ", " between
+        "new deals": http.new_deals,
+    }
+    return figures
 
 
 def sync_job(config_path: str, control: str, realistic: bool) -> dict[str, Any]:
@@ -627,14 +675,22 @@ def record_counts(run: dict[str, Any]) -> dict[str, int]:
     for (vendor, line, _), (_, records) in _calls(run).items():
         returned[f"{vendor}:{line}"] += records
     planned = run["planned"]
+    crm_owners = returned["hubspot:owners.list"] + returned["salesforce:query [lookups]"]
     return {
         "accounts": run["accounts"],
+        "owners": crm_owners + returned["salesforce:query_more [lookups]"],
         "organizations": returned["zendesk:organizations"] + returned["zendesk:incremental/organizations"],
         "tickets": returned["zendesk:incremental/tickets/cursor"],
         "ratings": returned["zendesk:satisfaction_ratings"],
+        "rated tickets": returned["zendesk:tickets/show_many"],
         "fields": planned["fields"],
         "tasks": planned["tasks"],
         "deals": planned["deals"],
+        "schema": 0,
+        "deal keys": 0,
+        "deal key chars": 0,
+        "new deals": 0,
+        **run.get("minimum_inputs", {}),
     }
 
 
@@ -732,9 +788,11 @@ def print_first_sync(run: dict[str, Any], crm: str) -> dict[str, Any]:
     rows, beyond = minimum_table(run, crm)
     print(
         f"  1. API calls of the first full sync ({run['status']}): {counts['accounts']:,} accounts, "
-        f"{counts['organizations']:,} organizations, {counts['tickets']:,} tickets, {counts['ratings']:,} "
-        f"ratings read; {counts['fields']:,} accounts updated, {counts['tasks']:,} tasks, "
-        f"{counts['deals']:,} deals planned"
+        f"{counts['owners']:,} owners, {counts['organizations']:,} organizations, {counts['tickets']:,} "
+        f"tickets, {counts['ratings']:,} ratings and {counts['rated tickets']:,} rated tickets read; "
+        f"{counts['deal keys']:,} renewal-deal keys looked up; {counts['fields']:,} accounts updated, "
+        f"{counts['tasks']:,} tasks, {counts['deals']:,} deals planned"
+        + (f" ({counts['new deals']:,} created)" if crm == "hubspot" else "")
     )
     print(
         f"     {'vendor':<10} {'kind':<5} {'records':<16} {'count':>9} {'calls':>7} {'minimum':>7} {'ratio':>6}  minimum ="

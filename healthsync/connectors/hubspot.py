@@ -6,13 +6,15 @@ them into one object that is both an `AccountSource` and a `CrmWriter`, plus the
 and pipelines the mapping is checked and resolved against.
 
 Requests a run makes beyond the records themselves (the "fixed handful" the contract tests count):
-`describe` 1 (properties API, not paged), `owners` 1 per 500 owners, `pipelines` 1 (cached for the
-connector's life, on the first deal write), and on incremental pulls 1 per 100 archived companies.
+the schema check's properties read per mapped object (companies, deals, tasks: 1 each, not paged)
+and deal pipelines read (1, kept for the connector's life; `describe` alone is 1), `owners` 1 per
+500 owners, and on incremental pulls 1 per 100 archived companies. Property groups are read only
+when provisioning looks at them (`fields apply`), never by a sync.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -60,6 +62,28 @@ SYNC_SCOPES: dict[str, frozenset[str]] = {
 }
 """What a sync needs, and the private-app scopes that grant it (tasks take the contacts scopes in
 the v3 tasks spec's `security`; https://developers.hubspot.com/scopes)."""
+
+
+class _LazyGroups(Mapping[str, tuple[str, ...]]):
+    """Property group names per object, read on first use (see `HubSpotConnector.live_schema`)."""
+
+    def __init__(self, load: Callable[[], dict[str, tuple[str, ...]]]) -> None:
+        self._load = load
+        self._groups: dict[str, tuple[str, ...]] | None = None
+
+    def _loaded(self) -> dict[str, tuple[str, ...]]:
+        if self._groups is None:
+            self._groups = self._load()
+        return self._groups
+
+    def __getitem__(self, name: str) -> tuple[str, ...]:
+        return self._loaded()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 class HubSpotConnector:
@@ -189,7 +213,11 @@ class HubSpotConnector:
         return out
 
     def live_schema(self, objects: Sequence[str]) -> LiveSchema:
-        """The live properties of `objects` and the deal pipelines, read afresh (one call each)."""
+        """The live properties of `objects` and the deal pipelines, read afresh (one call each).
+
+        Property groups matter only to provisioning (`fields apply` puts new properties in one),
+        not to the check a sync makes, so they are read when first looked at: a sync reads none.
+        """
         found: dict[str, ObjectSchema] = {}
         for name in dict.fromkeys(objects):
             try:
@@ -199,9 +227,13 @@ class HubSpotConnector:
                     raise
         self._pipelines = None
         pipelines = {label: dict(p.stages) for label, p in self.pipelines().items()}
+        return LiveSchema(found, pipelines, _LazyGroups(partial(self._property_groups, tuple(found))))
+
+    def _property_groups(self, objects: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The live property group names of `objects` (one call each)."""
         groups_api = self.api.api("crm.properties.groups_api")
         groups: dict[str, tuple[str, ...]] = {}
-        for name in found:
+        for name in objects:
             answer = self.api.call(
                 f"property_groups.{name}",
                 partial(groups_api.get_all, object_type=name),
@@ -211,7 +243,7 @@ class HubSpotConnector:
             groups[name] = tuple(
                 str(g.name) for g in answer.results or [] if not getattr(g, "archived", False)
             )
-        return LiveSchema(found, pipelines, groups)
+        return groups
 
     def apply_changes(self, changes: Sequence[Change]) -> list[str]:
         """Create property groups, properties, options, the renewal pipeline and stages."""

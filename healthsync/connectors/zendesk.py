@@ -10,8 +10,10 @@ Streams (DESIGN.md §3, §9; vendor-facts.md §16-20):
 - ratings: `satisfaction_ratings?score=received&page[size]=100`, with `&start_time=` from a
   `created_at` watermark once one is stored.
 
-Ratings carry a ticket id but no organization, so each ratings page costs one
-`tickets/show_many` call (≤100 ids) to key its ratings by organization id.
+Ratings carry a ticket id but no organization. Tickets the caller's mirror knows cost nothing;
+the others are looked up with `tickets/show_many`, 100 ids a call, gathered across ratings pages
+(a rating waits until its ticket is looked up), so R unknown tickets cost ceil(R / 100) calls
+however they spread over the pages.
 
 How zenpy is driven (one raw page per call) is explained in `zendesk_client`.
 
@@ -295,8 +297,10 @@ class ZendeskConnector:
     ) -> Iterator[Page[Rating]]:
         """Received CSAT ratings (good 1 / bad 0) created at or after `since`, keyed by organization id.
 
-        Ratings page by id, not by time, so only the last page carries the advanced watermark.
-        A rating whose ticket has no organization (or was deleted) has no account and is skipped.
+        Ratings page by id, not by time, so only the last page carries the advanced watermark; the
+        others carry `since`, which is what lets a rating whose ticket is not known yet wait for a
+        full `tickets/show_many` call and come out in a later page. A rating whose ticket has no
+        organization (or was deleted) has no account and is skipped.
         """
         run_started = self._clock()
         watermark = self.ratings_watermark
@@ -307,10 +311,16 @@ class ZendeskConnector:
             params["start_time"] = str(_epoch(lower))
         paginator = ZendeskCursorPaginator()
         state = start
+        organizations: dict[str, str] = {}
+        """Organization by ticket id, "" for a ticket that counts for nobody (deleted, or none)."""
+        unknown: dict[str, None] = {}
+        """Tickets still to look up, in first-seen order."""
+        held: list[tuple[str, Rating]] = []
         while not paginator.done:
             body = self._fetch("satisfaction_ratings", {**params, **paginator.next_params()})
             raw = records_of(body, "satisfaction_ratings")
             paginator.read(body)
+            last = bool(paginator.done)
             # Parsed unkeyed first: which ratings are new decides which tickets to look up.
             read = [
                 (str(record.get("ticket_id")), rating)
@@ -319,27 +329,37 @@ class ZendeskConnector:
                 and rating.id is not None
                 and watermark.accept(start, rating.id, rating.at)
             ]
-            tickets = {ticket for ticket, _ in read}
-            # Tickets the caller already knows (its ticket mirror) cost no call; the rest are looked
-            # up. A known ticket mapped to "" (deleted, or without organization) counts for nobody.
-            organizations = dict(known_organizations(tickets)) if known_organizations is not None else {}
-            organizations.update(self._ticket_organizations(tickets - organizations.keys()))
-            organizations = {t: o for t, o in organizations.items() if o}
+            asked = {ticket for ticket, _ in read} - organizations.keys() - unknown.keys()
+            # Tickets the caller already knows (its ticket mirror) cost no call.
+            if known_organizations is not None and asked:
+                organizations.update(known_organizations(asked))
+            unknown.update((ticket, None) for ticket, _ in read if ticket not in organizations)
+            held += read
+            # Only full calls mid-stream; the rest once the last page is read.
+            while len(unknown) >= SHOW_MANY_MAX or (last and unknown):
+                chunk = list(unknown)[:SHOW_MANY_MAX]
+                organizations.update(self._ticket_organizations(chunk))
+                for ticket in chunk:
+                    del unknown[ticket]
+            ready = [(ticket, rating) for ticket, rating in held if ticket not in unknown]
+            held = [(ticket, rating) for ticket, rating in held if ticket in unknown]
             ratings = tuple(
                 replace(rating, account_key=organizations[ticket])
-                for ticket, rating in read
-                if ticket in organizations
+                for ticket, rating in ready
+                if organizations.get(ticket)
             )
             seen = [(rating.id, rating.at) for _, rating in read if rating.id is not None]
             state = watermark.advance(state, seen, run_started=run_started)
-            yield Page(ratings, state=state if paginator.done else start)
+            yield Page(ratings, state=state if last else start)
 
     def _ticket_organizations(self, ticket_ids: Iterable[str]) -> dict[str, str]:
-        """Organization id by ticket id, `SHOW_MANY_MAX` tickets per call (deleted tickets are absent)."""
-        wanted = sorted((t for t in ticket_ids if t.isdigit()), key=int)
-        found: dict[str, str] = {}
-        for offset in range(0, len(wanted), SHOW_MANY_MAX):
-            chunk = wanted[offset : offset + SHOW_MANY_MAX]
+        """Organization id by ticket id, `SHOW_MANY_MAX` tickets per call; "" for a ticket Zendesk
+        does not return (deleted) or that has no organization."""
+        wanted = list(dict.fromkeys(ticket_ids))
+        found = dict.fromkeys(wanted, "")
+        digits = sorted((t for t in wanted if t.isdigit()), key=int)
+        for offset in range(0, len(digits), SHOW_MANY_MAX):
+            chunk = digits[offset : offset + SHOW_MANY_MAX]
             body = self._fetch("tickets/show_many", {"ids": ",".join(chunk)})
             for record in records_of(body, "tickets"):
                 organization = record.get("organization_id")

@@ -9,9 +9,10 @@ Request counts are exact. The formulas pinned here, for O organizations, M ticke
 - tickets: ceil(M / 1,000) export pages (`incremental/tickets/cursor`, `per_page` maximum 1,000);
   resuming from a stored cursor with C changes: ceil(C / 1,000), and at least 1;
 - a full read of the source: ceil(O / 100) organization pages + ceil(M / 1,000) export pages +
-  ceil(R / 100) rating pages + 1 `tickets/show_many` per ratings page (a rating names its ticket,
-  not its organization; up to 100 ids a call), none for tickets the caller already knows (the engine
-  passes its ticket mirror).
+  ceil(R / 100) rating pages + ceil(U / 100) `tickets/show_many` calls for the U rated tickets the
+  caller does not know (a rating names its ticket, not its organization; up to 100 ids a call,
+  gathered across ratings pages), none for tickets the caller already knows (the engine passes its
+  ticket mirror).
 
 Pages are audited suite-wide (tests/conftest.py); the `show_many` batches are asserted here.
 """
@@ -152,7 +153,7 @@ def test_the_ticket_export_pages_to_the_end_at_the_vendor_maximum(
     assert http.counter.by_endpoint() == {source.name: {source.endpoints["export"]: export}}
 
 
-def test_a_full_read_is_the_minimum_pages_plus_one_lookup_per_ratings_page(
+def test_a_full_read_is_the_minimum_pages_plus_full_lookups_of_the_rated_tickets(
     sandbox: Sandbox, tmp_path: Path, source: Source
 ) -> None:
     http = make_http()
@@ -200,6 +201,31 @@ def test_ratings_on_tickets_the_caller_knows_cost_no_lookup(
     assert http.counter.by_endpoint()[source.name] == {
         source.endpoints["ratings"]: _ceil(RATINGS, source.list_max)  # and no show_many at all
     }
+
+
+def test_unknown_rated_tickets_spread_over_pages_are_looked_up_in_full_calls(
+    sandbox: Sandbox, tmp_path: Path, source: Source
+) -> None:
+    """The mirror lacks every 10th ticket: 25 unknown across 3 ratings pages cost 1 lookup, not 3."""
+    with connect(sandbox, tmp_path) as connector:
+        got = tickets(list(connector.iter_tickets(None)))
+        expected = sorted((r.id, r.account_key) for p in connector.iter_ratings() for r in p.records)
+    mirror = {t.id: "" if t.deleted else (t.organization_id or "") for t in got if int(t.id) % 10}
+    http = make_http()
+    sandbox.stats.reset()
+    with connect(sandbox, tmp_path, http) as connector:
+        pages = list(
+            connector.iter_ratings(known_organizations=lambda ids: {i: mirror[i] for i in ids if i in mirror})
+        )
+    ratings = [r for p in pages for r in p.records]
+    assert sorted((r.id, r.account_key) for r in ratings) == expected  # the same ratings, same accounts
+    assert len(pages) == _ceil(RATINGS, source.list_max)  # one page out per page read
+    assert all(p.state == pages[0].state for p in pages[:-1])  # only the last advances the watermark
+    assert http.counter.by_endpoint()[source.name] == {
+        source.endpoints["ratings"]: _ceil(RATINGS, source.list_max),
+        source.endpoints["lookup"]: 1,
+    }
+    assert [b.inputs for b in sandbox.stats.batches(source.name)] == [RATINGS // 10]
 
 
 # --- incremental -------------------------------------------------------------------------------

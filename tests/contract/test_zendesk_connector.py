@@ -1,8 +1,8 @@
 """Contract tests for the Zendesk connector against the sandbox, through the unmodified zenpy SDK.
 
 Request counts are asserted exactly, at the server and in `Http`'s counter; each is the minimum the
-API allows: ceil(n / page maximum) pages, plus the one `tickets/show_many` lookup per ratings page
-that keying ratings by organization costs (a rating names its ticket, not its organization).
+API allows: ceil(n / page maximum) pages, plus the `tickets/show_many` lookups that keying ratings
+by organization costs (a rating names its ticket, not its organization): ceil(unknown tickets / 100).
 """
 
 from __future__ import annotations
@@ -174,7 +174,8 @@ def test_ratings_page_by_cursor_keyed_by_organization(tmp_path):
         assert [(r.id, r.score, r.account_key) for p in resumed for r in p.records] == [
             ("251", 0, str(ORG_ID_BASE + 7))
         ]
-        # 3 pages of 100 + one show_many per page to key ratings by organization; then 1 + 1.
+        # 3 pages of 100 + the show_many lookups keying ratings by organization, 100 ids a call
+        # (every ticket is unknown here: ceil(250 / 100) = 3); then 1 + 1.
         assert endpoint_calls(box, "satisfaction_ratings") == 4
         assert endpoint_calls(box, "tickets/show_many") == 4
     finally:
