@@ -92,7 +92,9 @@ def run_demo(
         for week in range(weeks):
             if week:
                 box.advance(7)
-            run = run_sync(config, as_of=box.clock.today(), clock=box.clock.now, reporter=Reporter())
+            run = run_sync(
+                config, as_of=box.clock.today(), clock=box.clock.now, reporter=Reporter(), keep_details=True
+            )
             result.runs.append(run)
             calls = sum(c["read"] + c["write"] for c in run.api_calls.values())
             console.print(

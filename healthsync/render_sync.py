@@ -187,7 +187,7 @@ def plan_to_json(result: SyncResult) -> dict[str, Any]:
 
 def print_plan(console: Console, result: SyncResult, limit: int = 50) -> None:
     """The plan as tables, longest lists cut at `limit` rows (the JSON has everything)."""
-    names = {a.account.crm_id: a.account.name for a in result.assessments}
+    names = result.names or {a.account.crm_id: a.account.name for a in result.assessments}
     plan = result.plan
     if plan.is_empty:
         console.print("Nothing to write: the CRM already holds every value, task and renewal deal.")

@@ -12,7 +12,7 @@ health history, and gets one `Assessment` per account. Keys that connect the sou
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
@@ -28,7 +28,7 @@ from healthsync.sync.matching import normalize_domain, normalize_name
 from healthsync.sync.plan import Assessment
 from healthsync.sync.state_records import HistoryPoint
 
-__all__ = ["Inputs", "assess", "usage_key"]
+__all__ = ["Assessor", "Inputs", "assess", "usage_key"]
 
 
 def usage_key(account: Account, kind: str) -> str | None:
@@ -80,6 +80,8 @@ class Inputs:
     usage_key_kind: str = "crm_id"
     history: Mapping[str, list[HistoryPoint]] = field(default_factory=dict)
     previous_licenses: Mapping[str, int | None] = field(default_factory=dict)
+    payments_on_time: Mapping[str, bool | None] | None = None
+    """Invoices already folded to their verdict per key (`PaymentsFold`); used when `payments` is None."""
 
 
 def assess(
@@ -91,55 +93,110 @@ def assess(
     trend: TrendSettings,
 ) -> list[Assessment]:
     """One assessment per live account, measured at the instant `at` (its date is the as-of day)."""
-    today = at.date()
-    kind = inputs.usage_key_kind
-    usage = normalised_keys(kind, inputs.usage) if inputs.usage is not None else None
-    nps = normalised_keys(kind, inputs.nps) if inputs.nps is not None else None
-    payments = normalised_keys(kind, inputs.payments) if inputs.payments is not None else None
-    tickets_by_org: dict[str, list[Ticket]] = defaultdict(list)
-    for ticket in inputs.critical_tickets or ():
-        if ticket.organization_id is not None:
-            tickets_by_org[ticket.organization_id].append(ticket)
+    assessor = Assessor(inputs, rules, at=at, thresholds=thresholds, trend=trend)
+    return assessor.assess(inputs.accounts, inputs.history, inputs.previous_licenses)
 
-    out: list[Assessment] = []
-    for account in inputs.accounts:
-        if account.deleted:
-            continue
-        key = account.crm_id
-        ukey = usage_key(account, kind)
-        tickets: list[Ticket] | None = None
-        if inputs.critical_tickets is not None and key in inputs.organizations_of:
-            tickets = [t for org in inputs.organizations_of[key] for t in tickets_by_org.get(org, ())]
-        features = build_features(
-            account,
-            key=key,
-            at=at,
-            usage=_get(usage, ukey),
-            tickets=tickets,
-            ratings=_get(nps, ukey, []),
-            payments=_get(payments, ukey, []),
-            previous_licenses=inputs.previous_licenses.get(key),
-        )
-        history = [p for p in inputs.history.get(key, ()) if p.day < today]
-        result = score(features, rules, as_of=today, override=account.override)
-        movement = compute_trend(
-            [(p.day, p.score) for p in history],
-            today,
-            result.score,
-            window_days=trend.window_days,
-            tolerance_days=trend.tolerance_days,
-            flat_within=trend.flat_within,
-        )
-        result = replace(result, trend=movement)
-        stage = renewal_stage(features.days_to_contract_end, account.contract_outcome)
-        previous_band = history[-1].band if history else None
-        signals = detect_signals(
-            features, result, previous_band=previous_band, as_of=today, thresholds=thresholds, stage=stage
-        )
-        if account.contract_outcome is ContractOutcome.CHURNED:
-            signals = []  # the customer has left: no task would help, and the CSM has moved on
-        out.append(Assessment(account, key, features, result, stage, tuple(signals)))
-    return out
+
+def _keyed(kind: str, mapping: Mapping[str, _V] | None) -> Mapping[str, _V] | None:
+    """`normalised_keys` without copying a mapping whose keys need no normalising."""
+    if mapping is None:
+        return None
+    return normalised_keys(kind, mapping) if key_normalizer(kind) is not None else mapping
+
+
+class Assessor:
+    """`assess` for one run, in parts: the sources are keyed once, then accounts are assessed in
+    chunks with their own history (the engine reads history and snapshots chunk by chunk).
+
+    `inputs.accounts`, `inputs.history` and `inputs.previous_licenses` are not read here; each
+    `assess` call brings its own.
+    """
+
+    def __init__(
+        self,
+        inputs: Inputs,
+        rules: RuleSet,
+        *,
+        at: datetime,
+        thresholds: SignalThresholds,
+        trend: TrendSettings,
+    ) -> None:
+        self.rules, self.at, self.thresholds, self.trend = rules, at, thresholds, trend
+        self.kind = kind = inputs.usage_key_kind
+        self.organizations_of = inputs.organizations_of
+        self.usage = _keyed(kind, inputs.usage)
+        self.nps = _keyed(kind, inputs.nps)
+        self.payments = _keyed(kind, inputs.payments)
+        self.verdicts = _keyed(kind, inputs.payments_on_time) if inputs.payments is None else None
+        self.has_tickets = inputs.critical_tickets is not None
+        self.tickets_by_org: dict[str, list[Ticket]] = defaultdict(list)
+        for ticket in inputs.critical_tickets or ():
+            if ticket.organization_id is not None:
+                self.tickets_by_org[ticket.organization_id].append(ticket)
+
+    def usage_of(self, account: Account) -> UsageSummary | None:
+        """The account's folded usage (None without a usage source or without rows)."""
+        return _get(self.usage, usage_key(account, self.kind))
+
+    def nps_of(self, account: Account) -> list[Rating]:
+        """The account's NPS answers (none without an NPS source)."""
+        return _get(self.nps, usage_key(account, self.kind), []) or []
+
+    def assess(
+        self,
+        accounts: Iterable[Account],
+        history: Mapping[str, list[HistoryPoint]],
+        previous_licenses: Mapping[str, int | None],
+    ) -> list[Assessment]:
+        """One assessment per live account of `accounts`, with its health history and previous licenses."""
+        at, kind, trend = self.at, self.kind, self.trend
+        today = at.date()
+        out: list[Assessment] = []
+        for account in accounts:
+            if account.deleted:
+                continue
+            key = account.crm_id
+            ukey = usage_key(account, kind)
+            tickets: list[Ticket] | None = None
+            if self.has_tickets and key in self.organizations_of:
+                by_org = self.tickets_by_org
+                tickets = [t for org in self.organizations_of[key] for t in by_org.get(org, ())]
+            features = build_features(
+                account,
+                key=key,
+                at=at,
+                usage=_get(self.usage, ukey),
+                tickets=tickets,
+                ratings=_get(self.nps, ukey, []),
+                payments=_get(self.payments, ukey, []),
+                previous_licenses=previous_licenses.get(key),
+                payments_verdict=_get(self.verdicts, ukey),
+            )
+            points = [p for p in history.get(key, ()) if p.day < today]
+            result = score(features, self.rules, as_of=today, override=account.override)
+            movement = compute_trend(
+                [(p.day, p.score) for p in points],
+                today,
+                result.score,
+                window_days=trend.window_days,
+                tolerance_days=trend.tolerance_days,
+                flat_within=trend.flat_within,
+            )
+            result = replace(result, trend=movement)
+            stage = renewal_stage(features.days_to_contract_end, account.contract_outcome)
+            previous_band = points[-1].band if points else None
+            signals = detect_signals(
+                features,
+                result,
+                previous_band=previous_band,
+                as_of=today,
+                thresholds=self.thresholds,
+                stage=stage,
+            )
+            if account.contract_outcome is ContractOutcome.CHURNED:
+                signals = []  # the customer has left: no task would help, and the CSM has moved on
+            out.append(Assessment(account, key, features, result, stage, tuple(signals)))
+        return out
 
 
 def _get(mapping: Mapping[str, _V] | None, key: str | None, empty: _V | None = None) -> _V | None:

@@ -8,6 +8,14 @@ Ordering makes a crash harmless at any point: mirrors and cursors commit page by
 history is recorded before anything is written to the CRM; tasks go through the write-ahead
 outbox; deals and fields are idempotent by construction. A re-run therefore converges on the state
 an uninterrupted run would have produced.
+
+Memory: after the pull, accounts are assessed, recorded (health history and snapshots, one
+transaction per chunk) and planned `CHUNK_ACCOUNTS` at a time, each chunk's accounts let go once
+planned; history and snapshots are read per chunk. What a run holds across chunks is the plan,
+compactly (`PlanView`: field writes and their reasons are made as the writer reads them), and
+counts. The plan is written once, whole, after every account's history is recorded, as before.
+The result keeps the assessments and the plan only for small runs and dry runs
+(`run_sync(keep_details=...)`, `SyncResult`).
 """
 
 from __future__ import annotations
@@ -16,10 +24,10 @@ import logging
 import math
 import threading
 import time as _time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from healthsync.config import Config
@@ -31,15 +39,23 @@ from healthsync.logs import bind, unbind
 from healthsync.mappings import FieldMapping, load_mapping
 from healthsync.mappings.schema import required_schema
 from healthsync.mappings.validate import check_live_schema, raise_for
-from healthsync.model import Account, Plan, Rating
+from healthsync.model import Account, FieldWrite, Plan, Rating
 from healthsync.scoring.rules import RuleSet, default_rules, load_rules
 from healthsync.scoring.signals import SignalThresholds
 from healthsync.scoring.trend import TrendSettings
-from healthsync.sync.assess import Inputs, assess, key_normalizer, normalised_keys, usage_key
+from healthsync.sync.assess import Assessor, Inputs, key_normalizer, usage_key
 from healthsync.sync.features import UsageSummary
-from healthsync.sync.matching import MatchReport, match_organizations
+from healthsync.sync.matching import match_organizations
 from healthsync.sync.outcomes import LOOKBACK_DAYS, apply_outcomes, deal_keys_to_check, outcomes_from_deals
-from healthsync.sync.plan import Assessment, CallEstimate, build_plan, estimate_calls, top_reasons
+from healthsync.sync.plan import (
+    Assessment,
+    CallEstimate,
+    Planner,
+    PlanPart,
+    PlanView,
+    estimate_counts,
+    top_reasons,
+)
 from healthsync.sync.pull import pull_accounts, pull_support, pull_usage
 from healthsync.sync.state import StateStore
 from healthsync.sync.state_records import AccountSnapshot, Lease, RunStatus
@@ -52,12 +68,20 @@ log = logging.getLogger("healthsync.sync")
 Clock = Callable[[], datetime]
 
 HISTORY_DAYS = 60
+"""History read per run: the trend window and the last band before today (weekly syncs included)."""
+CHUNK_ACCOUNTS = 2_000
+"""Accounts assessed, recorded and planned together: what a run holds of per-account results at once."""
+DETAILS_MAX_ACCOUNTS = 10_000
+"""Runs of up to this many accounts keep every assessment and the whole plan on their `SyncResult`
+unless told otherwise (`run_sync(keep_details=...)`)."""
+PLAN_KEPT_MAX = 10_000
+"""A larger run still keeps its plan when it has at most this many records (accounts with field
+writes, tasks and deals), as an unchanged re-sync's has."""
 MILESTONE_DAYS = 120
 """The value milestone is watched for this many days after a contract start (onboarding and a margin);
 older accounts' first day of value lies outside any usage window a run reads."""
 NPS_MIRROR_DAYS = 100
 """NPS answers this recent are mirrored (re-keyed to the CRM account) for the report's quarterly NPS."""
-"""History read per run: the trend window and the last band before today (weekly syncs included)."""
 
 
 class RunStopped(HealthsyncError):
@@ -105,7 +129,14 @@ class _LoggedReporter(Reporter):
 
 @dataclass
 class SyncResult:
-    """How a run went: the shape of `sync --json`, plus the plan and assessments for callers."""
+    """How a run went: the shape of `sync --json`, plus the plan and assessments for callers.
+
+    `plan` holds every planned write of a dry run, of a run of up to `DETAILS_MAX_ACCOUNTS` accounts
+    (or any run told to keep details) and of any plan of up to `PLAN_KEPT_MAX` records; otherwise it
+    is empty and `plan_kept` is False (`planned`, `estimate` and `changed_fields` still count it).
+    `assessments` holds every assessment of a run of up to `DETAILS_MAX_ACCOUNTS` accounts (or one
+    told to keep details), in account order; otherwise it is empty.
+    """
 
     run_id: int | None
     status: str
@@ -122,7 +153,13 @@ class SyncResult:
     duration_s: float = 0.0
     match: dict[str, int] = field(default_factory=dict)
     estimate: CallEstimate | None = None
-    plan: Plan = field(default_factory=Plan)
+    plan: Plan | PlanView = field(default_factory=Plan)
+    plan_kept: bool = True
+    """False when the plan was too big to keep on the result (see above); `plan` is then empty."""
+    names: dict[str, str] = field(default_factory=dict)
+    """Account names by CRM id, for the accounts in the kept plan."""
+    changed_fields: dict[str, int] = field(default_factory=dict)
+    """Planned field writes per CRM field (kept plan or not)."""
     assessments: list[Assessment] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -220,6 +257,7 @@ class _Run:
     keeper: _LeaseKeeper | None = None
     mode: str = "incremental"
     stop: threading.Event | None = None
+    keep_details: bool | None = None
 
     def check_stop(self, where: str) -> None:
         """Stop here when asked to (SIGTERM), recording where: the next run resumes from there."""
@@ -239,6 +277,7 @@ def run_sync(
     mode: str = "incremental",
     stop: threading.Event | None = None,
     trigger: str = "manual",
+    keep_details: bool | None = None,
 ) -> SyncResult:
     """Run one sync (or, with `dry_run`, everything up to the plan) and record it.
 
@@ -260,6 +299,9 @@ def run_sync(
         stop: when set (SIGTERM in the scheduler), the run stops after its current batch, records
             where it stopped as a partial run, and the next run resumes.
         trigger: what started the run (`manual`, `schedule:<name>`), for the run record.
+        keep_details: keep every assessment and the whole plan on the result (True), or only
+            counts (False); by default kept for runs of up to `DETAILS_MAX_ACCOUNTS` accounts, and
+            the plan also for dry runs and small plans (see `SyncResult`).
 
     Raises:
         ConfigError: a config, mapping or credential problem (nothing was written).
@@ -305,6 +347,7 @@ def run_sync(
                 at,
                 mode=mode,
                 stop=stop,
+                keep_details=keep_details,
             )
             status = RunStatus.FAILED
             try:
@@ -397,16 +440,19 @@ def _execute(run: _Run) -> RunStatus:
     reporter.stage("accounts")
     accounts = pull_accounts(crm, run_started=run.clock(), progress=reporter.advance)
     reporter.done("accounts", f"{len(accounts)} accounts read from {config.crm.system}")
-    report = MatchReport()
+    organizations_of: dict[str, list[str]] = {}
     if zendesk is not None:
         reporter.stage("support")
         counts = pull_support(zendesk, store, as_of=day, progress=reporter.advance, full=run.mode == "full")
         report = match_organizations(accounts, store.organizations(), key_field="customer_key")
+        organizations_of, result.match, linked = report.organizations_of(), report.counts(), len(report.links)
+        del report  # the run needs only the links per account and the counts
         reporter.done(
             "support",
             f"{counts.organizations} organizations, {counts.tickets} tickets, {counts.ratings} ratings "
-            f"changed; {len(report.links)} organizations linked",
+            f"changed; {linked} organizations linked",
         )
+    key_kind = config.usage.account_key if config.usage is not None else "crm_id"
     usage_inputs = None
     if usage is not None:
         section = config.usage
@@ -421,6 +467,8 @@ def _execute(run: _Run) -> RunStatus:
                 progress=reporter.advance,
                 milestones=_milestones(accounts, section.account_key, config.report.value_share, day),
                 normalize=key_normalizer(section.account_key),
+                at=run.at,
+                nps_recent_since=_nps_since(day),
             )
         finally:
             usage.close()
@@ -441,62 +489,24 @@ def _execute(run: _Run) -> RunStatus:
 
     run.check_stop("after the pull")
 
-    # --- assess -------------------------------------------------------------------------------
-    keys = [a.crm_id for a in accounts]
-    trend = TrendSettings(**config.scoring.trend.model_dump())
-    history = store.history_many(keys, since=day - timedelta(days=HISTORY_DAYS))
-    snapshots = store.latest_snapshots(keys, before_day=day)
-    inputs = Inputs(
-        accounts=accounts,
-        organizations_of=report.organizations_of(),
-        critical_tickets=store.critical_tickets_open_at(run.at) if zendesk is not None else None,
-        usage=usage_inputs.window.summaries if usage_inputs is not None else None,
-        nps=usage_inputs.nps if usage_inputs is not None else None,
-        payments=usage_inputs.payments if usage_inputs is not None else None,
-        usage_key_kind=config.usage.account_key if config.usage is not None else "crm_id",
-        history=history,
-        previous_licenses={k: s.licenses for k, s in snapshots.items()},
-    )
-    reporter.stage("score", len(accounts))
-    assessments = assess(
-        inputs,
+    # --- assess, record and plan, a chunk of accounts at a time -----------------------------------
+    assessor = Assessor(
+        Inputs(
+            accounts=(),
+            organizations_of=organizations_of,
+            critical_tickets=store.critical_tickets_open_at(run.at) if zendesk is not None else None,
+            usage=usage_inputs.window.summaries if usage_inputs is not None else None,
+            nps=usage_inputs.nps if usage_inputs is not None else None,
+            payments_on_time=usage_inputs.payments if usage_inputs is not None else None,
+            usage_key_kind=key_kind,
+        ),
         _rules(config),
         at=run.at,
         thresholds=SignalThresholds(**config.signals.as_dict()),
-        trend=trend,
+        trend=TrendSettings(**config.scoring.trend.model_dump()),
     )
-    reporter.advance("score", len(assessments))
-    result.assessments = assessments
-    linked = set(report.organizations_of())
-    with_usage = {a.key for a in assessments if a.features.login_days_30d is not None}
-    matched = {a.crm_id for a in accounts if a.crm_id in linked or a.crm_id in with_usage}
-    result.accounts = {
-        "crm": len(accounts),
-        "matched": len(matched),
-        "unmatched": len(accounts) - len(matched),
-        "scored": len(assessments),
-    }
-    result.match = report.counts() if zendesk is not None else {}
-    bands: dict[str, int] = {}
-    for a in assessments:
-        bands[a.result.band.value] = bands.get(a.result.band.value, 0) + 1
-    reporter.done("score", ", ".join(f"{n} {b}" for b, n in sorted(bands.items())) or "no accounts")
-
-    # History first: a crash after this point re-plans from the same scores.
-    key_kind = config.usage.account_key if config.usage is not None else "crm_id"
-    summaries = normalised_keys(key_kind, usage_inputs.window.summaries) if usage_inputs is not None else {}
-    with store.transaction() as tx:
-        tx.record_health(result.run_id or 0, [a.result for a in assessments], day=day)
-        tx.record_snapshots(
-            result.run_id or 0,
-            day,
-            [_snapshot(a, owners, summaries.get(usage_key(a.account, key_kind) or "")) for a in assessments],
-        )
-        tx.record_outcomes(decided)
-        if usage_inputs is not None and usage_inputs.nps:
-            tx.upsert_ratings(_nps_by_account(assessments, usage_inputs.nps, key_kind, day))
-
-    # --- plan ---------------------------------------------------------------------------------
+    mirror_nps = usage_inputs is not None and bool(usage_inputs.nps)
+    del usage_inputs  # the assessor holds what is read of it
     writer = PlanWriter(
         crm,
         store,
@@ -506,33 +516,68 @@ def _execute(run: _Run) -> RunStatus:
         progress=reporter.advance,
         stop=run.stop,
     )
-    # A past day is a backfill: its history is recorded above, but the CRM shows today, so it is not
+    # A past day is a backfill: its history is recorded, but the CRM shows today, so it is not
     # written (old scores and long-gone tasks would only confuse the CSM).
     read_only = result.dry_run or result.backfill
     resend = [] if read_only else writer.reconcile_tasks()
-    signal_keys = [s.key for a in assessments for s in a.signals]
-    known_tasks = store.outbox_lookup(signal_keys)
-    plan = build_plan(
-        assessments, run.mapping, as_of=day, now=run.clock(), known_tasks=known_tasks, live_deals=live_deals
+    planner = Planner(run.mapping, as_of=day, now=run.clock(), live_deals=live_deals)
+    details = run.keep_details if run.keep_details is not None else len(accounts) <= DETAILS_MAX_ACCOUNTS
+    tally = _Tally(
+        run, planner, keep_plan=details or result.dry_run, hold_plan=not read_only, keep_assessments=details
     )
-    plan = Plan(plan.field_writes, (*resend, *plan.task_upserts), plan.deal_upserts) if resend else plan
-    new_deals = sum(1 for d in plan.deal_upserts if d.key not in live_deals)
-    result.plan = plan
-    result.estimate = estimate_calls(plan, config.crm.system, new_deals=new_deals)
-    result.planned = {
-        "fields": len({(w.object, w.record_id) for w in plan.field_writes}),
-        "tasks": len(plan.task_upserts),
-        "deals": len(plan.deal_upserts),
-    }
+    if resend:  # tasks an earlier run left unsent go first, as they always have
+        tally.planned(PlanPart(tasks=resend), accounts)
+
+    total = len(accounts)
+    reporter.stage("score", total)
+    tally.start(total)
+    pending, start = accounts, 0  # each chunk's accounts are let go once it is planned
+    del accounts
+    while pending:
+        chunk = pending[:CHUNK_ACCOUNTS]
+        del pending[:CHUNK_ACCOUNTS]
+        keys = [a.crm_id for a in chunk]
+        history = store.history_many(keys, since=day - timedelta(days=HISTORY_DAYS))
+        snapshots = store.latest_snapshots(keys, before_day=day)
+        assessments = assessor.assess(chunk, history, {k: s.licenses for k, s in snapshots.items()})
+        del history, snapshots
+        reporter.advance("score", len(assessments))
+        tally.assessed(assessments, organizations_of, done=not pending)
+
+        # History first: a crash after this point re-plans these accounts from the same scores.
+        with store.transaction() as tx:
+            tx.record_health(result.run_id or 0, [a.result for a in assessments], day=day)
+            tx.record_snapshots(
+                result.run_id or 0,
+                day,
+                [_snapshot(a, owners, _usage_of(assessor, a.account)) for a in assessments],
+            )
+            if start == 0:
+                tx.record_outcomes(decided)
+            if mirror_nps:
+                tx.upsert_ratings(_nps_by_account(assessments, assessor, day))
+
+        signal_keys = [s.key for a in assessments for s in a.signals]
+        tally.planned(planner.plan(assessments, store.outbox_lookup(signal_keys)), chunk, live_deals)
+        start += len(chunk)
+        del chunk, assessments
+    if total == 0:
+        with store.transaction() as tx:
+            tx.record_outcomes(decided)
+    del assessor, organizations_of, owners  # what the chunks read: the writer needs none of it
     if read_only:
+        tally.finish()
         return RunStatus.OK
 
     # --- write --------------------------------------------------------------------------------
     run.check_stop("before writing")
     if run.keeper is not None:
         run.keeper.check()
+    plan = tally.plan_to_write()
+    tally.finish()
     reporter.stage("write", result.planned["fields"] + len(plan.task_upserts) + len(plan.deal_upserts))
     written: WriteReport = writer.write(plan)
+    del plan
     result.writes = {"fields": written.fields, "tasks": written.tasks, "deals": written.deals}
     result.failed = dict(written.failed)
     result.errors += written.errors
@@ -544,6 +589,123 @@ def _execute(run: _Run) -> RunStatus:
     if written.stopped or any(written.failed.values()):
         return RunStatus.PARTIAL
     return RunStatus.OK
+
+
+class _Tally:
+    """What a run keeps of its chunks: counts for the result, the plan to write, and the details
+    callers may read.
+
+    Args:
+        keep_plan: the result keeps the whole plan (otherwise only a plan of up to `PLAN_KEPT_MAX`).
+        hold_plan: the plan is to be written, so it is held whole until then.
+        keep_assessments: the result keeps every assessment.
+    """
+
+    def __init__(
+        self, run: _Run, planner: Planner, *, keep_plan: bool, hold_plan: bool, keep_assessments: bool
+    ) -> None:
+        self.run, self.result, self.planner = run, run.result, planner
+        self.keep_plan, self.hold_plan = keep_plan, hold_plan
+        self.keep_assessments = keep_assessments
+        self.view: PlanView | None = PlanView(planner)
+        self.crm = self.scored = 0
+        self.matched: set[str] = set()
+        self.bands: dict[str, int] = {}
+        self.records = self.tasks = self.deals = self.new_deals = 0
+        self.result.assessments = []
+
+    def start(self, accounts: int) -> None:
+        """The run has `accounts` CRM accounts to assess (none: the score stage ends here)."""
+        self.crm = accounts
+        self._count()
+        if not accounts:
+            self.run.reporter.done("score", "no accounts")
+
+    def _count(self) -> None:
+        matched = len(self.matched)
+        self.result.accounts = {
+            "crm": self.crm,
+            "matched": matched,
+            "unmatched": self.crm - matched,
+            "scored": self.scored,
+        }
+
+    def assessed(self, assessments: list[Assessment], linked: Mapping[str, Any], *, done: bool) -> None:
+        """Count a chunk's assessments (`linked`: the accounts with support organizations); `done`:
+        it was the last chunk, and the score stage ends."""
+        for a in assessments:
+            self.bands[a.result.band.value] = self.bands.get(a.result.band.value, 0) + 1
+            if a.key in linked or a.features.login_days_30d is not None:
+                self.matched.add(a.account.crm_id)
+        self.scored += len(assessments)
+        self._count()
+        if self.keep_assessments:
+            self.result.assessments += assessments
+        if done:
+            bands = ", ".join(f"{n} {b}" for b, n in sorted(self.bands.items()))
+            self.run.reporter.done("score", bands or "no accounts")
+
+    def planned(
+        self, part: PlanPart, accounts: Sequence[Account], live_deals: Mapping[str, CrmDeal] | None = None
+    ) -> None:
+        """Count the plan of `accounts` (the new deals: those not in `live_deals`), and hold it while
+        it is to be written or kept."""
+        result, mapping = self.result, self.planner.mapping
+        self.records += len(part.fields)
+        self.tasks += len(part.tasks)
+        self.deals += len(part.deals)
+        if live_deals is not None:
+            self.new_deals += sum(1 for d in part.deals if d.key not in live_deals)
+        changed = result.changed_fields
+        synced = mapping.output_field("last_synced")
+        for entry in part.fields:
+            for at in range(2, len(entry), 3):
+                crm_field = mapping.output_field(entry[at]) or entry[at]
+                changed[crm_field] = changed.get(crm_field, 0) + 1
+            if synced:
+                changed[synced] = changed.get(synced, 0) + 1
+        result.planned = {"fields": self.records, "tasks": self.tasks, "deals": self.deals}
+        result.estimate = estimate_counts(
+            self.run.config.crm.system,
+            records=self.records,
+            tasks=self.tasks,
+            deals=self.deals,
+            new_deals=self.new_deals,
+        )
+        if self.view is None:
+            return
+        self.view.add(part)
+        names = {a.crm_id: a.name for a in accounts}
+        ids = [e[0] for e in part.fields]
+        ids += [t.account_id for t in part.tasks]
+        ids += [d.account_id for d in part.deals]
+        for crm_id in ids:
+            name = names.get(crm_id)
+            if name is not None:
+                result.names[crm_id] = name
+        if not (self.keep_plan or self.hold_plan) and not self._small():
+            self.view = None  # too big to keep and not to be written: counted above
+            result.names = {}
+
+    def _small(self) -> bool:
+        return self.view is not None and self.view.size <= PLAN_KEPT_MAX
+
+    def plan_to_write(self) -> Plan:
+        """The whole plan for the writer. Its field writes are made as the writer reads them, so
+        the hundreds of thousands of `FieldWrite`s (and reason texts) of a big first sync never
+        exist at once; the writer reads them only as a sequence (`group_updates`)."""
+        view = self.view
+        assert view is not None  # held whole when it is to be written
+        return Plan(cast(tuple[FieldWrite, ...], view.field_writes), view.task_upserts, view.deal_upserts)
+
+    def finish(self) -> None:
+        """Hand the plan to the result, if it is to be kept."""
+        kept = self.view if self.view is not None and (self.keep_plan or self._small()) else None
+        self.result.plan = kept if kept is not None else PlanView()
+        self.result.plan_kept = kept is not None
+        if kept is None:
+            self.result.names = {}
+        self.view = None
 
 
 def _milestones(
@@ -571,21 +733,26 @@ def _owner_names(crm: CrmConnector) -> dict[str, str]:
         return {}
 
 
-def _nps_by_account(
-    assessments: list[Assessment], nps: Mapping[str, list[Rating]], key_kind: str, day: date
-) -> list[Rating]:
+def _nps_since(day: date) -> datetime:
+    """The oldest NPS answer a run mirrors (`NPS_MIRROR_DAYS`)."""
+    return datetime.combine(day - timedelta(days=NPS_MIRROR_DAYS), time.min, tzinfo=UTC)
+
+
+def _nps_by_account(assessments: list[Assessment], assessor: Assessor, day: date) -> list[Rating]:
     """Recent NPS answers re-keyed to the CRM account, for the report's NPS (a quarter and a bit)."""
-    since = datetime.combine(day - timedelta(days=NPS_MIRROR_DAYS), time.min, tzinfo=UTC)
-    by_key = normalised_keys(key_kind, nps)
+    since = _nps_since(day)
     out: list[Rating] = []
     for a in assessments:
-        key = usage_key(a.account, key_kind)
-        if key is None:
-            continue
-        for rating in by_key.get(key, ()):
+        for rating in assessor.nps_of(a.account):
             if rating.at >= since:
                 out.append(replace(rating, account_key=a.key))
     return out
+
+
+def _usage_of(assessor: Assessor, account: Account) -> UsageSummary | None:
+    """The account's folded usage for its snapshot (its first day of value)."""
+    usage = assessor.usage
+    return usage.get(usage_key(account, assessor.kind) or "") if usage is not None else None
 
 
 def _snapshot(a: Assessment, owners: Mapping[str, str], usage: UsageSummary | None) -> AccountSnapshot:

@@ -2,7 +2,9 @@
 
 Usage is the bulky input (accounts x days), so it is folded row by row into a few counters per
 account (`UsageSummary`) as it streams from the usage source: a run never holds the raw days.
-Everything else is small per account and handed over whole.
+Invoices are folded the same way, to the one verdict scoring reads (`PaymentsFold`), and NPS
+answers are kept only as far as a run reads them (`NpsKept`). Everything else is small per account
+and handed over whole.
 
 Every feature is measured *as of* a moment, so a backfill or a simulation (`--as-of`) sees the
 account as it stood then: usage up to that day, tickets open at that moment, the last NPS answer
@@ -21,6 +23,8 @@ __all__ = [
     "LOGIN_WINDOW_DAYS",
     "PAYMENT_WINDOW_DAYS",
     "USAGE_WINDOW_DAYS",
+    "NpsKept",
+    "PaymentsFold",
     "UsageSummary",
     "UsageWindow",
     "build_features",
@@ -43,7 +47,7 @@ PAYMENT_WINDOW_DAYS = 183
 """Payments count when due in the last six months."""
 
 
-@dataclass
+@dataclass(slots=True)
 class UsageSummary:
     """One account's usage, folded to what the features need."""
 
@@ -112,6 +116,15 @@ class UsageWindow:
                 summary.value_day = row.day
 
 
+def _payment_verdict(payment: Payment, as_of: date, start: date) -> bool | None:
+    """One invoice's verdict at `as_of` (None: not due in the window, or not due yet)."""
+    if not start <= payment.due_date <= as_of:
+        return None
+    if payment.paid_date is not None and payment.paid_date > as_of:
+        payment = Payment(payment.account_key, payment.due_date, None)
+    return payment.on_time(as_of)
+
+
 def payments_on_time(payments: Iterable[Payment], as_of: date) -> bool | None:
     """True when every invoice due in the last six months was paid by its due date.
 
@@ -121,14 +134,69 @@ def payments_on_time(payments: Iterable[Payment], as_of: date) -> bool | None:
     start = as_of - timedelta(days=PAYMENT_WINDOW_DAYS)
     verdicts: list[bool] = []
     for payment in payments:
-        if not start <= payment.due_date <= as_of:
-            continue
-        if payment.paid_date is not None and payment.paid_date > as_of:
-            payment = Payment(payment.account_key, payment.due_date, None)
-        verdict = payment.on_time(as_of)
+        verdict = _payment_verdict(payment, as_of, start)
         if verdict is not None:
             verdicts.append(verdict)
     return all(verdicts) if verdicts else None
+
+
+@dataclass
+class PaymentsFold:
+    """Folds streamed invoices into `payments_on_time`'s verdict per account key, as of `as_of`.
+
+    A run reads half a year of invoices for every account but scoring reads one yes/no/unknown of
+    them, so the fold keeps that alone: `verdicts[key]` equals `payments_on_time(<the key's
+    invoices>, as_of)` (every key seen is present, None when none of its invoices fell due).
+    """
+
+    as_of: date
+    verdicts: dict[str, bool | None] = field(default_factory=dict)
+
+    def add(self, payments: Iterable[Payment]) -> None:
+        """Fold invoices in."""
+        start = self.as_of - timedelta(days=PAYMENT_WINDOW_DAYS)
+        verdicts = self.verdicts
+        for payment in payments:
+            verdict = _payment_verdict(payment, self.as_of, start)
+            key = payment.account_key
+            if verdict is None:
+                verdicts.setdefault(key, None)
+            else:
+                so_far = verdicts.get(key)
+                verdicts[key] = verdict if so_far is None else so_far and verdict
+
+
+@dataclass
+class NpsKept:
+    """Keeps of streamed NPS answers, per account key, only what a run reads of them.
+
+    That is every answer given at or after `recent_since` (the answers a run mirrors), plus the
+    answer `build_features` would pick as the last one at the instant `at` when it is older: a
+    year of answers for every account is mostly neither. Answers stay in the order they came.
+    """
+
+    at: datetime
+    recent_since: datetime
+    answers: dict[str, list[Rating]] = field(default_factory=dict)
+    _last_old: dict[str, Rating] = field(default_factory=dict)
+
+    def add(self, ratings: Iterable[Rating]) -> None:
+        """Keep what a run reads of `ratings`."""
+        for rating in ratings:
+            kept = self.answers.setdefault(rating.account_key, [])
+            if rating.at >= self.recent_since:
+                kept.append(rating)
+            elif rating.kind is RatingKind.NPS and rating.at <= self.at:
+                held = self._last_old.get(rating.account_key)
+                if held is None or (rating.at, rating.id or "") > (held.at, held.id or ""):
+                    self._last_old[rating.account_key] = rating
+
+    def result(self) -> dict[str, list[Rating]]:
+        """The kept answers per key (the older last answer, if any, at the end of its list)."""
+        for key, rating in self._last_old.items():
+            self.answers[key].append(rating)
+        self._last_old.clear()
+        return self.answers
 
 
 def _last_nps(ratings: Iterable[Rating], at: datetime) -> Rating | None:
@@ -165,6 +233,7 @@ def build_features(
     payments: Iterable[Payment] | None,
     previous_licenses: int | None,
     extra: Mapping[str, float | int | bool | str | None] | None = None,
+    payments_verdict: bool | None = None,
 ) -> Features:
     """The features of one account at the instant `at`.
 
@@ -180,6 +249,8 @@ def build_features(
         payments: the account's invoices; None without a payment source.
         previous_licenses: licenses at the previous snapshot, for seat growth.
         extra: custom inputs for rules (`extra.<name>`).
+        payments_verdict: the account's invoices already folded (`PaymentsFold`), used when
+            `payments` is None.
     """
     today = at.date()
     count, age, oldest = _critical(tickets, at) if tickets is not None else (None, None, None)
@@ -200,7 +271,7 @@ def build_features(
         oldest_critical_ticket_id=oldest,
         last_nps=last.score if last is not None else None,
         last_nps_at=last.at.date() if last is not None else None,
-        payments_on_time_6m=payments_on_time(payments, today) if payments is not None else None,
+        payments_on_time_6m=payments_on_time(payments, today) if payments is not None else payments_verdict,
         usage_change_14d=change,
         seat_growth=growth,
         days_since_contract_start=(today - start).days if start is not None else None,

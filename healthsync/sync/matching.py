@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -87,7 +87,7 @@ def normalize_name(value: str) -> str:
     return " ".join(kept or words)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Link:
     """An organization linked to an account, and the evidence used."""
 
@@ -97,7 +97,7 @@ class Link:
     evidence: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ambiguity:
     """An organization that fits several accounts at one step; nothing was linked."""
 
@@ -143,12 +143,30 @@ class MatchReport:
         }
 
 
-def _index(accounts: Sequence[Account], keys: Iterable[str]) -> dict[str, set[str]]:
-    index: dict[str, set[str]] = defaultdict(set)
+_Index = dict[str, str | set[str]]
+"""Account ids by key value: one id as it is (most values name one account), several as a set."""
+
+
+def _index(accounts: Sequence[Account], keys: Iterable[str]) -> _Index:
+    index: _Index = {}
     for account, key_values in zip(accounts, keys, strict=True):
         for value in key_values.split("\x00") if key_values else ():
-            index[value].add(account.crm_id)
+            held = index.get(value)
+            if held is None:
+                index[value] = account.crm_id
+            elif isinstance(held, str):
+                if held != account.crm_id:
+                    index[value] = {held, account.crm_id}
+            else:
+                held.add(account.crm_id)
     return index
+
+
+def _found(index: _Index, probe: str) -> set[str]:
+    held = index.get(probe)
+    if held is None:
+        return set()
+    return {held} if isinstance(held, str) else held
 
 
 def match_organizations(
@@ -175,7 +193,7 @@ def match_organizations(
             values.add(str(key).strip().casefold())
         return "\x00".join(sorted(values))
 
-    steps: list[tuple[Method, Mapping[str, set[str]]]] = [
+    steps: list[tuple[Method, _Index]] = [
         (
             "organization_id",
             _index(
@@ -209,7 +227,7 @@ def match_organizations(
             candidates: set[str] = set()
             evidence = ""
             for probe in probes[method]:
-                found = index.get(probe, set())
+                found = _found(index, probe)
                 if found and not evidence:
                     evidence = probe
                 candidates |= found

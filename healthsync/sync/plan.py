@@ -11,15 +11,20 @@ what earlier runs already did, decide what to write. Nothing here calls a vendor
 - Renewal deals: one per upcoming contract end, keyed by account and end date; the stage follows
   the calendar forward only, and a deal a person closed or moved to a stage of their own is left
   alone.
+
+A run plans its accounts in chunks (`Planner`): each chunk's plan goes to the writer in full
+batches and only what callers read is kept (`PlanView`, where field writes are held compactly and
+made, reasons and all, when read).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from healthsync.connectors.base import CrmDeal
 from healthsync.mappings import FieldMapping
@@ -43,10 +48,15 @@ __all__ = [
     "REASONS_MAX_CHARS",
     "Assessment",
     "CallEstimate",
+    "FieldEntry",
+    "PlanPart",
+    "PlanView",
+    "Planner",
     "build_plan",
     "deal_key",
     "desired_outputs",
     "estimate_calls",
+    "estimate_counts",
     "reasons_text",
     "top_reasons",
 ]
@@ -57,7 +67,7 @@ REASONS_MAX_CHARS = 255
 DEFAULT_PIPELINE = "Renewals"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Assessment:
     """Everything the engine concluded about one account this run."""
 
@@ -124,44 +134,31 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _field_writes(assessment: Assessment, mapping: FieldMapping, now: datetime) -> list[FieldWrite]:
+FieldEntry = tuple[Any, ...]
+"""One account's changed outputs, flat to stay small: (record id, live `last_synced`, then output
+name, live value and CRM value for each changed output). `Planner.field_writes` makes the
+`FieldWrite`s, with their reasons, from it."""
+
+
+def _field_entry(assessment: Assessment, mapping: FieldMapping, now: datetime) -> FieldEntry | None:
+    """The outputs whose CRM value differs from the live one (None: nothing to write)."""
     account = assessment.account
-    desired = desired_outputs(assessment, now)
-    writes: list[FieldWrite] = []
-    for name, value in desired.items():
+    live_outputs = account.live_outputs
+    changed: list[Any] = []
+    for name, value in desired_outputs(assessment, now).items():
         crm_field = mapping.output_field(name)
         if not crm_field or name == "last_synced":
             continue
         transform = mapping.transform(name)
         wire = to_crm(transform, value, mapping.enums)
         wanted = from_crm(transform, wire, mapping.enums)  # what reading our write back would give
-        live = account.live_outputs.get(name)
+        live = live_outputs.get(name)
         if _same(wanted, live):
             continue
-        writes.append(
-            FieldWrite(
-                mapping.account.object,
-                account.crm_id,
-                crm_field,
-                live,
-                wire,
-                f"{name}: {live!r} \u2192 {wanted!r}",
-            )
-        )
-    synced = mapping.output_field("last_synced")
-    if writes and synced:
-        wire = to_crm(mapping.transform("last_synced"), now, mapping.enums)
-        writes.append(
-            FieldWrite(
-                mapping.account.object,
-                account.crm_id,
-                synced,
-                account.live_outputs.get("last_synced"),
-                wire,
-                "last_synced: stamped with the values above",
-            )
-        )
-    return writes
+        changed += (name, live, wire)
+    if not changed:
+        return None
+    return (account.crm_id, live_outputs.get("last_synced"), *changed)
 
 
 def _task_body(signal: Signal, assessment: Assessment) -> str:
@@ -177,14 +174,18 @@ def _task_body(signal: Signal, assessment: Assessment) -> str:
     return "\n".join(lines)
 
 
-def _tasks(assessment: Assessment, as_of: date, known: Mapping[str, Any]) -> list[TaskUpsert]:
+def _tasks(
+    assessment: Assessment, as_of: date, known: Mapping[str, Any], dues: dict[int, date] | None = None
+) -> list[TaskUpsert]:
+    """New tasks for the assessment's signals; `dues` shares one due `date` per day among them."""
+    dues = {} if dues is None else dues
     return [
         TaskUpsert(
             key=signal.key,
             account_id=assessment.account.crm_id,
             subject=signal.subject,
             body=_task_body(signal, assessment),
-            due=as_of + timedelta(days=signal.due_in_days),
+            due=dues.setdefault(signal.due_in_days, as_of + timedelta(days=signal.due_in_days)),
             owner_id=assessment.account.owner_id,
             priority=signal.priority,
             reason=signal.code,
@@ -233,6 +234,85 @@ def _deal(assessment: Assessment, live_deals: Mapping[str, CrmDeal], pipeline: s
     )
 
 
+@dataclass
+class PlanPart:
+    """The plan of some accounts: their changed fields (compact, see `FieldEntry`), tasks and deals."""
+
+    fields: list[FieldEntry] = field(default_factory=list)
+    tasks: list[TaskUpsert] = field(default_factory=list)
+    deals: list[DealUpsert] = field(default_factory=list)
+
+
+class Planner:
+    """Plans a run's accounts, all at once or chunk by chunk (the same writes either way).
+
+    Args:
+        mapping: where outputs go and how values convert.
+        as_of: the day assessed (due dates count from it).
+        now: the run's instant (the `last_synced` stamp).
+        live_deals: renewal deals as they stand in the CRM, by key.
+    """
+
+    def __init__(
+        self, mapping: FieldMapping, *, as_of: date, now: datetime, live_deals: Mapping[str, CrmDeal]
+    ) -> None:
+        self.mapping, self.as_of, self.now, self.live_deals = mapping, as_of, now, live_deals
+        self.pipeline = mapping.deals.pipeline or DEFAULT_PIPELINE
+        self._synced_field = mapping.output_field("last_synced")
+        self._synced_wire: Any = None
+        self._stamped = False
+        self._dues: dict[int, date] = {}  # one due date object per day, shared by the tasks due then
+
+    def plan(self, assessments: Iterable[Assessment], known_tasks: Mapping[str, Any]) -> PlanPart:
+        """The writes `assessments` need; `known_tasks`: task keys that already have a task (outbox
+        entries, or found in the CRM), whose signals make no new task."""
+        part = PlanPart()
+        tasks: dict[str, TaskUpsert] = {}
+        for assessment in assessments:
+            if assessment.account.deleted:
+                continue
+            entry = _field_entry(assessment, self.mapping, self.now)
+            if entry is not None:
+                part.fields.append(entry)
+            for task in _tasks(assessment, self.as_of, known_tasks, self._dues):
+                tasks.setdefault(task.key, task)
+            deal = _deal(assessment, self.live_deals, self.pipeline)
+            if deal is not None:
+                part.deals.append(deal)
+        part.tasks = list(tasks.values())
+        return part
+
+    def writes_in(self, entry: FieldEntry) -> int:
+        """How many `FieldWrite`s `entry` makes."""
+        return (len(entry) - 2) // 3 + (1 if self._synced_field else 0)
+
+    def field_writes(self, entries: Iterable[FieldEntry]) -> list[FieldWrite]:
+        """The `FieldWrite`s of `entries`, in order: each changed output with its reason, then the
+        `last_synced` stamp that rides along."""
+        mapping = self.mapping
+        obj, enums = mapping.account.object, mapping.enums
+        out: list[FieldWrite] = []
+        for entry in entries:
+            record_id = entry[0]
+            for at in range(2, len(entry), 3):
+                name, live, wire = entry[at : at + 3]
+                wanted = from_crm(mapping.transform(name), wire, enums)
+                crm_field = mapping.output_field(name)
+                assert crm_field is not None  # only mapped outputs are in an entry
+                reason = f"{name}: {live!r} \u2192 {wanted!r}"
+                out.append(FieldWrite(obj, record_id, crm_field, live, wire, reason))
+            if self._synced_field:
+                reason = "last_synced: stamped with the values above"
+                out.append(FieldWrite(obj, record_id, self._synced_field, entry[1], self._stamp(), reason))
+        return out
+
+    def _stamp(self) -> Any:
+        if not self._stamped:
+            self._synced_wire = to_crm(self.mapping.transform("last_synced"), self.now, self.mapping.enums)
+            self._stamped = True
+        return self._synced_wire
+
+
 def build_plan(
     assessments: Iterable[Assessment],
     mapping: FieldMapping,
@@ -253,20 +333,104 @@ def build_plan(
             the CRM); their signals make no new task.
         live_deals: renewal deals as they stand in the CRM, by key.
     """
-    pipeline = mapping.deals.pipeline or DEFAULT_PIPELINE
-    fields: list[FieldWrite] = []
-    tasks: dict[str, TaskUpsert] = {}
-    deals: list[DealUpsert] = []
-    for assessment in assessments:
-        if assessment.account.deleted:
-            continue
-        fields += _field_writes(assessment, mapping, now)
-        for task in _tasks(assessment, as_of, known_tasks):
-            tasks.setdefault(task.key, task)
-        deal = _deal(assessment, live_deals, pipeline)
-        if deal is not None:
-            deals.append(deal)
-    return Plan(tuple(fields), tuple(tasks.values()), tuple(deals))
+    planner = Planner(mapping, as_of=as_of, now=now, live_deals=live_deals)
+    part = planner.plan(assessments, known_tasks)
+    return Plan(tuple(planner.field_writes(part.fields)), tuple(part.tasks), tuple(part.deals))
+
+
+class _FieldWrites(Sequence[FieldWrite]):
+    """The field writes of kept `FieldEntry`s, made when read (a kept plan holds no reason texts)."""
+
+    def __init__(self, planner: Planner | None, entries: list[FieldEntry], ends: list[int]) -> None:
+        self._planner, self._entries, self._ends = planner, entries, ends
+        self._cached: tuple[int, list[FieldWrite]] = (-1, [])
+
+    def __len__(self) -> int:
+        return self._ends[-1] if self._ends else 0
+
+    def __iter__(self) -> Iterator[FieldWrite]:
+        if self._planner is not None:
+            for entry in self._entries:
+                yield from self._planner.field_writes((entry,))
+
+    def _entry_writes(self, at: int) -> list[FieldWrite]:
+        if self._cached[0] != at:
+            assert self._planner is not None  # entries exist only with their planner
+            self._cached = (at, self._planner.field_writes((self._entries[at],)))
+        return self._cached[1]
+
+    @overload
+    def __getitem__(self, index: int) -> FieldWrite: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[FieldWrite, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> FieldWrite | tuple[FieldWrite, ...]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(len(self))[index])
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("field write index out of range")
+        at = bisect_right(self._ends, index)
+        start = self._ends[at - 1] if at else 0
+        return self._entry_writes(at)[index - start]
+
+
+class PlanView:
+    """A run's plan as callers read it (the attributes of `Plan`), kept compactly.
+
+    Field writes are held as `FieldEntry`s and made when read, so a kept plan costs a fraction of
+    the `FieldWrite`s and their reason texts; tasks and deals are held as they are.
+    """
+
+    def __init__(self, planner: Planner | None = None) -> None:
+        self._planner = planner
+        self._entries: list[FieldEntry] = []
+        self._ends: list[int] = []
+        self._tasks: list[TaskUpsert] = []
+        self._deals: list[DealUpsert] = []
+
+    def add(self, part: PlanPart) -> None:
+        """Keep `part` (after what is kept already); needs the planner that made it."""
+        if part.fields:
+            assert self._planner is not None, "a PlanView keeps field entries only with their planner"
+        total = self._ends[-1] if self._ends else 0
+        for entry in part.fields:
+            total += self._planner.writes_in(entry) if self._planner is not None else 0
+            self._entries.append(entry)
+            self._ends.append(total)
+        self._tasks += part.tasks
+        self._deals += part.deals
+
+    @property
+    def size(self) -> int:
+        """Records kept: accounts with field writes, tasks and deals."""
+        return len(self._entries) + len(self._tasks) + len(self._deals)
+
+    @property
+    def field_writes(self) -> Sequence[FieldWrite]:
+        """Every field write, in plan order, each with its reason."""
+        return _FieldWrites(self._planner, self._entries, self._ends)
+
+    @property
+    def task_upserts(self) -> tuple[TaskUpsert, ...]:
+        """Every task to create, in plan order."""
+        return tuple(self._tasks)
+
+    @property
+    def deal_upserts(self) -> tuple[DealUpsert, ...]:
+        """Every renewal deal to upsert, in plan order."""
+        return tuple(self._deals)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the CRM already holds the desired state."""
+        return not (self._entries or self._tasks or self._deals)
+
+    def to_plan(self) -> Plan:
+        """The same writes as a `Plan` (every `FieldWrite` made at once)."""
+        return Plan(tuple(self.field_writes), self.task_upserts, self.deal_upserts)
 
 
 # --- API-call estimate ---------------------------------------------------------------------------
@@ -303,9 +467,16 @@ def estimate_calls(plan: Plan, crm: str, new_deals: int = 0) -> CallEstimate:
     HubSpot also reads existing task keys before creating (one batch read per 100) and links each
     new deal to its company (one call per new deal); those appear under `extra`.
     """
-    limits = BATCH_LIMITS[crm]
     records = len({(w.object, w.record_id) for w in plan.field_writes})
-    tasks, deals = len(plan.task_upserts), len(plan.deal_upserts)
+    return estimate_counts(
+        crm, records=records, tasks=len(plan.task_upserts), deals=len(plan.deal_upserts), new_deals=new_deals
+    )
+
+
+def estimate_counts(crm: str, *, records: int, tasks: int, deals: int, new_deals: int = 0) -> CallEstimate:
+    """`estimate_calls` from the counts alone: records with field writes, tasks and deals (of which
+    `new_deals` are not in the CRM yet)."""
+    limits = BATCH_LIMITS[crm]
     extra: dict[str, int] = {}
     if crm == "hubspot":
         if tasks:

@@ -6,22 +6,26 @@
 - Zendesk organizations, tickets and ratings are mirrored in the state store and read
   incrementally: each page and its cursor commit in one transaction, so a crash never leaves a
   cursor ahead of its data and a re-run reads only what changed.
-- Usage is folded as it streams (`UsageWindow`); payments and NPS answers are small per account
-  and grouped in memory.
+- Usage is folded as it streams (`UsageWindow`), invoices too (`PaymentsFold`: the verdict scoring
+  reads); of NPS answers only those a run reads are kept (`NpsKept`).
+- What a run holds for every account is kept lean: repeated short texts (owners, segments, stages)
+  are shared rather than held once per account, live output values that are blank are not held (the
+  plan reads a missing one as blank), and the raw input values and modification stamps the
+  connectors keep for their own uses are not held (nothing past the pull reads them).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime, timedelta
+from types import MappingProxyType
+from typing import Any
 
 from healthsync.connectors.base import AccountSource, Page, TicketSource, UsageSource
 from healthsync.connectors.incremental import WatermarkState
-from healthsync.model import Account, Payment, Rating
-from healthsync.sync.features import PAYMENT_WINDOW_DAYS, UsageWindow
+from healthsync.model import Account, Rating
+from healthsync.sync.features import PAYMENT_WINDOW_DAYS, NpsKept, PaymentsFold, UsageWindow
 from healthsync.sync.state import StateStore
 
 __all__ = [
@@ -49,11 +53,43 @@ def _quiet(stage: str, n: int) -> None:
     return None
 
 
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+
+
+class _Shared:
+    """One copy of each repeated short text (owner ids, segments, stages): 100,000 accounts name a
+    few hundred owners, and each parsed record brings its own copy of the text."""
+
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
+
+    def __call__(self, text: str | None) -> str | None:
+        return None if text is None else self._texts.setdefault(text, text)
+
+
+def _lean(account: Account, shared: _Shared) -> Account:
+    """`account` holding only what a run reads: its raw input values and modification stamp (the
+    connectors' own business) and its blank live output values (a first sync's are all blank) are
+    left out, and repeated texts are shared."""
+    live = {name: value for name, value in account.live_outputs.items() if value is not None}
+    return replace(
+        account,
+        owner_id=shared(account.owner_id),
+        segment=shared(account.segment),
+        lifecycle_stage=shared(account.lifecycle_stage),
+        live_outputs=live or _NOTHING,
+        raw_inputs=_NOTHING,
+        modified_at=None,
+    )
+
+
 def pull_accounts(crm: AccountSource, *, run_started: datetime, progress: Progress = _quiet) -> list[Account]:
-    """Every live CRM account, page by page at the vendor maximum."""
+    """Every live CRM account, page by page at the vendor maximum (see the module docstring for what
+    is held of each)."""
     accounts: list[Account] = []
+    shared = _Shared()
     for page in crm.iter_accounts(None, run_started=run_started):
-        accounts.extend(a for a in page.records if not a.deleted)
+        accounts.extend(_lean(a, shared) for a in page.records if not a.deleted)
         progress("accounts", len(page.records))
     return accounts
 
@@ -126,22 +162,13 @@ def pull_support(
 
 @dataclass
 class UsageInputs:
-    """Usage folded per account, plus NPS answers and invoices grouped by the usage source's key."""
+    """Usage folded per account, plus NPS answers and payment verdicts by the usage source's key."""
 
     window: UsageWindow
     nps: dict[str, list[Rating]] | None
-    payments: dict[str, list[Payment]] | None
-
-
-_Row = TypeVar("_Row", Rating, Payment)
-
-
-def _grouped(batches: Iterable[list[_Row]]) -> dict[str, list[_Row]]:
-    out: dict[str, list[_Row]] = defaultdict(list)
-    for batch in batches:
-        for row in batch:
-            out[row.account_key].append(row)
-    return dict(out)
+    """The answers a run reads (`NpsKept`): those given since `nps_recent_since`, and the last one."""
+    payments: dict[str, bool | None] | None
+    """Per key, whether every invoice due in the last six months was paid on time (`PaymentsFold`)."""
 
 
 def pull_usage(
@@ -153,19 +180,30 @@ def pull_usage(
     progress: Progress = _quiet,
     milestones: Mapping[str, tuple[int, date]] | None = None,
     normalize: Callable[[str], str] | None = None,
+    at: datetime | None = None,
+    nps_recent_since: datetime | None = None,
 ) -> UsageInputs:
-    """Fold the usage window ending `as_of`; read payments due in six months and a year of NPS.
+    """Fold the usage window ending `as_of`; fold payments due in six months; read a year of NPS.
 
     `milestones` (see `UsageWindow.milestones`) lets the fold note each new account's first day of value.
+    `at` is the instant features are measured at (default: the end of `as_of`, UTC): payment verdicts
+    are as of its day and the last NPS answer is the last one by then. Of older NPS answers than
+    `nps_recent_since` (default: all are kept) only that last one is kept.
     """
     window = UsageWindow(as_of, milestones=milestones or {}, normalize=normalize)
     for batch in usage.iter_daily_usage(window.start, as_of):
         window.add(batch)
         progress("usage rows", len(batch))
+    at = at or datetime.combine(as_of, datetime.max.time(), tzinfo=UTC)
     payments = nps = None
     if has_payments:
-        since = as_of - timedelta(days=PAYMENT_WINDOW_DAYS)
-        payments = _grouped(usage.iter_payments(since))
+        fold = PaymentsFold(at.date())
+        for invoices in usage.iter_payments(as_of - timedelta(days=PAYMENT_WINDOW_DAYS)):
+            fold.add(invoices)
+        payments = fold.verdicts
     if has_nps:
-        nps = _grouped(usage.iter_nps(as_of - timedelta(days=NPS_LOOKBACK_DAYS)))
+        kept = NpsKept(at, nps_recent_since or datetime.min.replace(tzinfo=UTC))
+        for answers in usage.iter_nps(as_of - timedelta(days=NPS_LOOKBACK_DAYS)):
+            kept.add(answers)
+        nps = kept.result()
     return UsageInputs(window, nps, payments)

@@ -31,7 +31,7 @@ from healthsync.model import (
 from healthsync.scoring.rules import default_rules
 from healthsync.scoring.signals import SignalThresholds
 from healthsync.scoring.trend import TrendSettings
-from healthsync.sync.assess import Inputs, assess, usage_key
+from healthsync.sync.assess import Assessor, Inputs, assess, usage_key
 from healthsync.sync.features import UsageSummary
 from healthsync.sync.plan import Assessment
 from healthsync.sync.state_records import HistoryPoint
@@ -392,3 +392,49 @@ def test_the_assessment_carries_the_account_and_its_crm_id_key() -> None:
     assessment = with_account(account, usage_key_kind="crm_id")
     assert (assessment.account, assessment.key) == (account, "001")
     assert (assessment.features.account, assessment.result.account) == ("001", "001")
+
+
+# --- assessing a run in chunks -------------------------------------------------------------------
+
+
+def test_folded_payment_verdicts_reach_the_account_by_its_usage_key() -> None:
+    for verdict in (True, False, None):
+        inputs = Inputs(accounts=[ACME], payments_on_time={"WWW.ACME.COM": verdict}, usage_key_kind="domain")
+        assert one(inputs).features.payments_on_time_6m is verdict
+    elsewhere = Inputs(accounts=[ACME], payments_on_time={"globex.com": True}, usage_key_kind="domain")
+    assert one(elsewhere).features.payments_on_time_6m is None
+
+
+def test_assessing_in_chunks_with_each_chunks_history_is_assessing_at_once() -> None:
+    accounts = [
+        Account(f"{n:03d}", f"Acct {n}", licenses=10 + n, external_keys={"customer_key": f"CK-{n}"})
+        for n in range(9)
+    ]
+    history = {a.crm_id: [HistoryPoint(days_ago(7), 40.0 + n, Band.YELLOW)] for n, a in enumerate(accounts)}
+    inputs = Inputs(
+        accounts=accounts,
+        organizations_of={"001": ["org-1"], "004": ["org-4"]},
+        critical_tickets=[ticket("t1", "org-1", age_days=9), ticket("t4", "org-4")],
+        usage={f"CK-{n}": USAGE for n in range(0, 9, 2)},
+        nps={"CK-3": [Rating("CK-3", RatingKind.NPS, 2, AT - timedelta(days=3))]},
+        payments_on_time={"CK-5": False},
+        usage_key_kind="customer_key",
+        history=history,
+        previous_licenses={"002": 8},
+    )
+    whole = assess(inputs, RULES, at=AT, thresholds=SignalThresholds(), trend=TrendSettings())
+    assessor = Assessor(inputs, RULES, at=AT, thresholds=SignalThresholds(), trend=TrendSettings())
+    chunked = [
+        found
+        for at in range(0, len(accounts), 4)
+        for found in assessor.assess(
+            accounts[at : at + 4],
+            {a.crm_id: history[a.crm_id] for a in accounts[at : at + 4]},
+            {"002": 8},
+        )
+    ]
+    assert chunked == whole
+    assert assessor.usage_of(accounts[2]) == USAGE
+    assert assessor.usage_of(accounts[1]) is None
+    assert [r.score for r in assessor.nps_of(accounts[3])] == [2]
+    assert assessor.nps_of(accounts[4]) == []

@@ -18,6 +18,8 @@ from healthsync.sync.features import (
     LOGIN_WINDOW_DAYS,
     PAYMENT_WINDOW_DAYS,
     USAGE_WINDOW_DAYS,
+    NpsKept,
+    PaymentsFold,
     UsageSummary,
     UsageWindow,
     build_features,
@@ -226,6 +228,47 @@ def test_payments_reach_the_features_as_of_the_day_of_at() -> None:
     assert features(payments=[]).payments_on_time_6m is None
 
 
+INVOICES = {
+    "on time": [payment(90, 90), payment(60, 65), payment(30, 31)],
+    "one late": [payment(90, 90), payment(60, 65), payment(30, 29)],
+    "late first": [payment(30, 29), payment(90, 90)],
+    "late outside the window": [payment(200, 150), payment(30, 30)],
+    "none due yet": [payment(-5, None), payment(0, None)],
+    "outside only": [payment(400, 300)],
+    "overdue": [payment(10, None), payment(20, 20)],
+    "paid after the day": [payment(10, -1)],
+}
+
+
+def test_folded_invoices_give_the_verdict_of_the_whole_list() -> None:
+    fold = PaymentsFold(AS_OF)
+    batches = [
+        [replace(p, account_key=name) for p in invoices[i : i + 1]]
+        for name, invoices in INVOICES.items()
+        for i in range(len(invoices))
+    ]
+    for batch in batches[::2] + batches[1::2]:  # any order, any batching
+        fold.add(batch)
+    assert fold.verdicts == {name: payments_on_time(invoices, AS_OF) for name, invoices in INVOICES.items()}
+    assert fold.verdicts["outside only"] is None  # seen, nothing due: no data, as an empty list gives
+
+
+def test_a_folded_verdict_reaches_the_features_when_no_invoices_are_given() -> None:
+    built = build_features(
+        Account("001", "Acme"),
+        key=KEY,
+        at=AT,
+        usage=None,
+        tickets=None,
+        ratings=None,
+        payments=None,
+        previous_licenses=None,
+        payments_verdict=False,
+    )
+    assert built.payments_on_time_6m is False
+    assert features(payments=None).payments_on_time_6m is None
+
+
 # --- critical tickets ----------------------------------------------------------------------------
 
 
@@ -351,6 +394,36 @@ def test_the_answer_date_is_the_day_it_was_given() -> None:
 def test_answers_at_the_same_instant_pick_the_larger_id() -> None:
     stamp = AT - timedelta(days=1)
     assert features(ratings=[nps(2, stamp, "r-2"), nps(9, stamp, "r-1")]).last_nps == 2
+
+
+def test_kept_nps_answers_are_the_recent_ones_and_the_last_one_by_at() -> None:
+    recent_since = AT - timedelta(days=30)
+    answers = [
+        nps(4, AT - timedelta(days=200), "a"),
+        nps(9, AT - timedelta(days=40), "b"),  # the last one by `at` among the old ones
+        nps(2, AT - timedelta(days=40), "a2"),  # same instant, lower id: not the last
+        nps(7, AT - timedelta(days=10), "c"),
+        nps(5, AT + timedelta(days=1), "d"),  # after `at`, but recent: mirrored
+        nps(1, AT - timedelta(days=90), kind=RatingKind.CSAT),
+    ]
+    kept = NpsKept(AT, recent_since)
+    kept.add(answers[:3])
+    kept.add(answers[3:])
+    assert kept.result() == {KEY: [answers[3], answers[4], answers[1]]}
+    older_only = NpsKept(AT, recent_since)
+    older_only.add(answers[:3])
+    (held,) = older_only.result()[KEY]
+    assert held == answers[1] == max(answers[:3], key=lambda r: (r.at, r.id or ""))
+
+
+@pytest.mark.parametrize("recent_days", [0, 5, 15, 45, 400])
+def test_kept_nps_answers_give_the_same_last_answer(recent_days: int) -> None:
+    answers = [
+        nps(s, AT - timedelta(days=d), f"r{d}") for s, d in [(3, 60), (9, 20), (6, 8), (2, 1), (8, -2)]
+    ]
+    kept = NpsKept(AT, AT - timedelta(days=recent_days))
+    kept.add(answers)
+    assert features(ratings=kept.result()[KEY]).last_nps == features(ratings=answers).last_nps == 2
 
 
 @pytest.mark.parametrize(

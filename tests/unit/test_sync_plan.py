@@ -40,10 +40,14 @@ from healthsync.sync.plan import (
     REASONS_MAX_CHARS,
     Assessment,
     CallEstimate,
+    Planner,
+    PlanPart,
+    PlanView,
     build_plan,
     deal_key,
     desired_outputs,
     estimate_calls,
+    estimate_counts,
     group_updates,
     reasons_text,
 )
@@ -591,6 +595,77 @@ def test_a_deleted_account_is_skipped_entirely() -> None:
     assert plan(gone) == Plan()
 
 
+# --- planning in chunks, and the plan a run keeps -------------------------------------------------
+
+
+def portfolio(crm: str) -> list[Assessment]:
+    """Accounts in every state a plan distinguishes: in sync, partly and wholly out of sync, with
+    signals, with and without a renewal, deleted."""
+    mapping = MAPPINGS[crm]
+    out = []
+    for n in range(12):
+        crm_id = f"{n:03d}"
+        live = read_back(mapping, RAW[crm]) if n % 3 == 0 else {}
+        if n % 3 == 1:
+            live = read_back(mapping, {**RAW[crm], **{next(iter(RAW[crm])): 10.0}})
+        acct = account(crm_id=crm_id, name=f"Acct {n}", live_outputs=live, deleted=n == 11)
+        signals = tuple(
+            signal(code, account_id=crm_id) for code in ("risk.band_red", "risk.detractor")[: n % 3]
+        )
+        stage = RenewalStage.NEGOTIATION if n % 2 else None
+        out.append(assessment(acct, stage=stage, signals=signals))
+    return out
+
+
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+@pytest.mark.parametrize("size", [1, 5, 12])
+def test_a_plan_made_chunk_by_chunk_is_the_plan_made_at_once(crm: str, size: int) -> None:
+    everyone = portfolio(crm)
+    known = {"002:risk.band_red:2026-03-31": object()}
+    whole = build_plan(everyone, MAPPINGS[crm], as_of=AS_OF, now=NOW, known_tasks=known, live_deals={})
+    assert whole.field_writes
+    assert whole.task_upserts
+    assert whole.deal_upserts
+    planner = Planner(MAPPINGS[crm], as_of=AS_OF, now=NOW, live_deals={})
+    kept = PlanView(planner)
+    for at in range(0, len(everyone), size):
+        kept.add(planner.plan(everyone[at : at + size], known))
+    assert kept.to_plan() == whole
+    assert not kept.is_empty
+    assert kept.size == len({w.record_id for w in whole.field_writes}) + len(whole.task_upserts) + len(
+        whole.deal_upserts
+    )
+
+
+def test_a_kept_plan_makes_its_field_writes_when_read() -> None:
+    everyone = portfolio("salesforce")
+    whole = build_plan(everyone, SALESFORCE, as_of=AS_OF, now=NOW, known_tasks={}, live_deals={})
+    planner = Planner(SALESFORCE, as_of=AS_OF, now=NOW, live_deals={})
+    kept = PlanView(planner)
+    kept.add(planner.plan(everyone, {}))
+    writes = kept.field_writes
+    assert len(writes) == len(whole.field_writes)
+    assert list(writes) == list(whole.field_writes)
+    assert [writes[i] for i in range(len(writes))] == list(whole.field_writes)
+    assert writes[-1] == whole.field_writes[-1]
+    assert writes[:5] == whole.field_writes[:5]
+    assert writes[3:9:2] == whole.field_writes[3:9:2]
+    assert "\u2192" in writes[0].reason
+    with pytest.raises(IndexError):
+        writes[len(writes)]
+
+
+def test_a_kept_plan_starts_empty_and_holds_tasks_without_a_planner() -> None:
+    empty = PlanView()
+    assert empty.is_empty
+    assert empty.size == 0
+    assert (list(empty.field_writes), empty.task_upserts, empty.deal_upserts) == ([], (), ())
+    resend = TaskUpsert("k", "001", "s", "b", AS_OF, None, TaskPriority.LOW, "r")
+    empty.add(PlanPart(tasks=[resend]))
+    assert empty.task_upserts == (resend,)
+    assert not empty.is_empty
+
+
 # --- API-call estimate ---------------------------------------------------------------------------
 
 
@@ -654,6 +729,13 @@ def test_hubspot_tasks_alone_add_one_key_read_per_100() -> None:
     assert estimate_calls(Plan(task_upserts=tasks(100)), "hubspot") == CallEstimate(
         0, 1, 0, {"task key reads": 1}
     )
+
+
+@pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
+def test_the_estimate_from_counts_is_the_estimate_of_the_plan(crm: str) -> None:
+    plan = Plan(writes(250, fields_each=3), tasks(201), renewals(150))
+    counted = estimate_counts(crm, records=250, tasks=201, deals=150, new_deals=30)
+    assert counted == estimate_calls(plan, crm, new_deals=30)
 
 
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])
