@@ -437,7 +437,9 @@ class PlanView:
 
 BATCH_LIMITS: dict[str, dict[str, int]] = {
     "salesforce": {"fields": 200, "tasks": 200, "deals": 200},  # composite/sobjects: 200 records a call
-    "hubspot": {"fields": 100, "tasks": 100, "deals": 100},  # CRM v3 batch endpoints: 100 inputs a call
+    # CRM v3 batch endpoints: 100 inputs a call; v4 association batch read 1,000 deals and batch
+    # create 2,000 pairs a call (connectors/hubspot_write.py).
+    "hubspot": {"fields": 100, "tasks": 100, "deals": 100, "deal_link_reads": 1_000, "deal_links": 2_000},
 }
 """Records per write call (DESIGN.md section 9; vendor-facts.md)."""
 
@@ -464,8 +466,9 @@ def _calls(count: int, size: int) -> int:
 def estimate_calls(plan: Plan, crm: str, new_deals: int = 0) -> CallEstimate:
     """The calls `plan` needs on `crm`, from the batch limits.
 
-    HubSpot also reads existing task keys before creating (one batch read per 100) and links each
-    new deal to its company (one call per new deal); those appear under `extra`.
+    HubSpot also reads existing task keys before creating (one batch read per 100), reads the company
+    links of existing deals it updates (one v4 read per 1,000) and links the new ones in one pass (one
+    v4 create per 2,000); those appear under `extra`.
     """
     records = len({(w.object, w.record_id) for w in plan.field_writes})
     return estimate_counts(
@@ -482,9 +485,9 @@ def estimate_counts(crm: str, *, records: int, tasks: int, deals: int, new_deals
         if tasks:
             extra["task key reads"] = _calls(tasks, limits["tasks"])
         if deals - new_deals > 0:
-            extra["deal link reads"] = _calls(deals - new_deals, limits["deals"])
+            extra["deal link reads"] = _calls(deals - new_deals, limits["deal_link_reads"])
         if new_deals:
-            extra["deal links"] = new_deals
+            extra["deal links"] = _calls(new_deals, limits["deal_links"])
     return CallEstimate(
         _calls(records, limits["fields"]),
         _calls(tasks, limits["tasks"]),

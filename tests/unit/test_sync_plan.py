@@ -690,7 +690,7 @@ def renewals(count: int) -> tuple[DealUpsert, ...]:
 def test_batch_limits_are_the_vendors() -> None:
     assert BATCH_LIMITS == {
         "salesforce": {"fields": 200, "tasks": 200, "deals": 200},
-        "hubspot": {"fields": 100, "tasks": 100, "deals": 100},
+        "hubspot": {"fields": 100, "tasks": 100, "deals": 100, "deal_link_reads": 1_000, "deal_links": 2_000},
     }
 
 
@@ -710,14 +710,15 @@ def test_salesforce_needs_no_extra_calls() -> None:
 
 def test_hubspot_reads_task_keys_and_links_deals() -> None:
     estimate = estimate_calls(Plan(writes(150), tasks(101), renewals(150)), "hubspot", new_deals=30)
-    assert estimate == CallEstimate(2, 2, 2, {"task key reads": 2, "deal link reads": 2, "deal links": 30})
-    assert estimate.total == 2 + 2 + 2 + 2 + 2 + 30
+    # 120 existing deals: one v4 link read (1,000 a call); 30 new ones: one v4 link create (2,000 pairs).
+    assert estimate == CallEstimate(2, 2, 2, {"task key reads": 2, "deal link reads": 1, "deal links": 1})
+    assert estimate.total == 2 + 2 + 2 + 2 + 1 + 1
 
 
 def test_hubspot_with_only_new_deals_reads_no_links() -> None:
     estimate = estimate_calls(Plan(deal_upserts=renewals(3)), "hubspot", new_deals=3)
-    assert estimate == CallEstimate(0, 0, 1, {"deal links": 3})
-    assert estimate.total == 4
+    assert estimate == CallEstimate(0, 0, 1, {"deal links": 1})
+    assert estimate.total == 2
 
 
 def test_hubspot_with_only_existing_deals_links_none() -> None:
