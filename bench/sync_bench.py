@@ -382,7 +382,7 @@ def _figures(result: Any, http: _BenchHttp, stages: _Stages, wall: float, transp
         "errors": [str(e.get("message", ""))[:200] for e in result.errors[:3]],
         "retries": len(http.retries),
         "retried": _retried(http.retries),
-        "changed_fields": dict(Counter(w.field for w in result.plan.field_writes).most_common()),
+        "changed_fields": dict(sorted(result.changed_fields.items(), key=lambda kv: -kv[1])),
     }
 
 
