@@ -58,10 +58,9 @@ run's accounts). "accounts updated" are the accounts with at least one changed f
 deals are the planned ones; "new deals" those the upserts created; organizations, tickets, ratings,
 owners and looked-up tickets are the records those endpoints returned. Every other call is listed
 separately under "beyond the records", with its count, and is *not* in the minimum: the ratio
-actual/minimum per vendor and kind counts it against us. Two are deliberate (README "Performance"):
-HubSpot's task keys read before creating tasks (a lost state database cannot double tasks), and
-Zendesk organizations listed at 100 a page on a first run (the 1,000-a-page export shares the
-10-a-minute export limit with the ticket export, so it would be slower in wall time).
+actual/minimum per vendor and kind counts it against us. One is deliberate (README "Performance"):
+HubSpot's search for keyed tasks created since the newest the state store knows of, one call a run
+that creates tasks (so a lost or restored state database cannot double tasks; `sync/writer.py`).
 
 **Rate-limit floor** of the calls a run made (attempts the vendor refused, such as 429s, left out:
 they take no slot), per vendor, from the limits the config gives the connectors, which are the ones
@@ -183,7 +182,8 @@ LINES = {
 # fmt: on
 
 BEYOND = {
-    "tasks.batch_read": "task keys looked up before creating (100 a call): deliberate",
+    "tasks.search": "keyed tasks created since the state store's newest (a run creating tasks): deliberate",
+    "tasks.batch_read": "task keys looked up (outbox reconciliation, or after a failed task search)",
     "deals.associations_read": "company links of existing deals (1,000 a call)",
     "queryAll [lookups]": "renewal deals / tasks looked up by key (SOQL IN lists)",
 }
@@ -231,13 +231,13 @@ class _Transport:
 def _records_in(answer: Any) -> int:
     """Records a vendor answer carries: SOQL `records`, Zendesk's named lists, HubSpot `results`."""
     if isinstance(answer, dict):
-        for key in ("records", "organizations", "tickets", "satisfaction_ratings", "users"):
+        for key in ("records", "organizations", "tickets", "satisfaction_ratings", "users", "results"):
             if isinstance(answer.get(key), list):
                 return len(answer[key])
         return 0
     if isinstance(answer, list):
         return len(answer)
-    results = getattr(answer, "results", None)
+    results = getattr(answer, "results", None)  # an SDK model, where a path still takes them
     return len(results) if isinstance(results, list) else 0
 
 
@@ -295,8 +295,8 @@ class _BenchHttp(Http):
                 counts[2] += 1  # refused (a 429, say) or failed: the vendor's window did not count it
                 raise
             counts[1] += _records_in(answer)
-            if endpoint == "deals.batch_upsert":
-                self.new_deals += sum(1 for r in getattr(answer, "results", None) or [] if r.new)
+            if endpoint == "deals.batch_upsert" and isinstance(answer, dict):
+                self.new_deals += sum(1 for r in answer.get("results") or [] if r.get("new"))
             return answer
 
         started = time.perf_counter()

@@ -128,6 +128,8 @@ class WriteOutcome:
         created: True for a new record, False for an update, None when the vendor does not say.
         error: the vendor's message for a refused record.
         retryable: the refusal may pass (e.g. Salesforce UNABLE_TO_LOCK_ROW): try again later.
+        created_at: when the CRM says it created the record, by its own clock (HubSpot `createdAt`,
+            ISO 8601), where it says so.
     """
 
     key: str
@@ -136,6 +138,7 @@ class WriteOutcome:
     created: bool | None = None
     error: str | None = None
     retryable: bool = False
+    created_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +192,8 @@ class CrmTask:
     account_id: str | None
     due: date | None
     deleted: bool = False
+    created_at: str | None = None
+    """When the CRM created it, by its own clock (ISO 8601), where the read reports it."""
 
 
 class AccountSource(Protocol):
@@ -255,12 +260,20 @@ class CrmWriter(Protocol):
     """
 
     separate_deal_links: bool
+    upserts_tasks: bool
+    """True where tasks are upserted by their key (Salesforce external id), so no create can double
+    one; False where a task is a plain create (HubSpot) and the writer must know which keys exist:
+    it adopts the keyed tasks the CRM holds beyond what the state store knows (`keyed_tasks`)."""
 
     def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
         """Write changed field values; batches of the vendor's maximum size."""
 
-    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
-        """Create tasks keyed by their dedup key (never twice for one key)."""
+    def upsert_tasks(self, batch: Sequence[TaskUpsert], *, look_up: bool = True) -> list[WriteOutcome]:
+        """Create tasks keyed by their dedup key (never twice for one key).
+
+        `look_up=False`: the caller vouches that none of these keys has a task in the CRM (the
+        writer's outbox and `keyed_tasks` scan), so a CRM without task upserts skips its key reads.
+        """
 
     def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
         """Upsert renewal deals by external id; `link=False` leaves separate links to `link_deals`."""
@@ -273,3 +286,7 @@ class CrmWriter(Protocol):
 
     def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
         """The healthsync tasks that exist for `keys` (the outbox reconciles against this)."""
+
+    def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
+        """Every task carrying a healthsync key, created at or after `since` (a `created_at` this
+        CRM reported; None: all), with `created_at` set. Only called where `upserts_tasks` is False."""

@@ -94,6 +94,8 @@ class HubSpotConnector:
 
     separate_deal_links = True
     """Batch upsert takes no associations: deals are linked to companies by v4 batch creates."""
+    upserts_tasks = False
+    """Tasks have no upsert (their key property is not a unique one): a create is a create."""
 
     def __init__(
         self,
@@ -332,9 +334,14 @@ class HubSpotConnector:
         """Link saved deals to their companies where missing, 2,000 pairs per v4 batch create."""
         return self.writer.link_deals(links)
 
-    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
-        """Create tasks whose key HubSpot does not hold yet (never twice for one key)."""
-        return self.writer.upsert_tasks(batch)
+    def upsert_tasks(self, batch: Sequence[TaskUpsert], *, look_up: bool = True) -> list[WriteOutcome]:
+        """Create tasks whose key HubSpot does not hold yet (never twice for one key); `look_up=False`
+        skips the key reads where the caller vouches for the keys."""
+        return self.writer.upsert_tasks(batch, look_up=look_up)
+
+    def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
+        """Tasks with the key property created at or after `since` (all when None), by search."""
+        return self.writer.keyed_tasks(since)
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
         """The renewal deals that exist for `keys`, with their stage, 100 keys per call."""

@@ -95,10 +95,19 @@ def _ms(moment: datetime) -> str:
     return str(int(moment.timestamp() * 1000))
 
 
-def _paging(response: Any) -> dict[str, Any]:
-    """The page as the paginator reads it (it takes plain mappings)."""
-    paging = response.paging.to_dict() if getattr(response, "paging", None) is not None else None
-    return {"results": list(response.results or []), "paging": paging}
+def _results(answer: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """`results[]` of a list or search answer (decoded JSON), objects only."""
+    return [r for r in answer.get("results") or [] if isinstance(r, Mapping)]
+
+
+def _instant(raw: Any) -> datetime | None:
+    """An ISO 8601 instant of HubSpot's (`updatedAt`, `archivedAt`), aware; None when absent or bad."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    try:
+        return _aware(datetime.fromisoformat(raw.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 class CompanyReader:
@@ -146,11 +155,11 @@ class CompanyReader:
                 "archived": False,
                 **paginator.next_params(),
             }
-            response = self.api.call(
+            response = self.api.call_json(
                 "companies.list", partial(api.get_page, **params), idempotent=True, kind="read"
             )
-            paginator.read(_paging(response))
-            accounts = tuple(self.to_account(obj) for obj in response.results or [])
+            paginator.read(response)
+            accounts = tuple(self.to_account(obj) for obj in _results(response))
             state = self._advance(state, accounts, cap)
             yield Page(accounts, state=state if paginator.done else start)
 
@@ -169,7 +178,7 @@ class CompanyReader:
             last: tuple[datetime, str] | None = None
             while True:
                 body = self._search_body(operator, stamp, id_after, paginator.token)
-                response = self.api.call(
+                response = self.api.call_json(
                     "companies.search",
                     partial(
                         self.api.api("crm.companies.search_api").do_search,
@@ -178,10 +187,11 @@ class CompanyReader:
                     idempotent=True,  # a POST, but a read: safe to replay
                     kind="read",
                 )
-                paginator.read(_paging(response))
-                fetched += len(response.results or [])
+                paginator.read(response)
+                results = _results(response)
+                fetched += len(results)
                 accounts = []
-                for obj in response.results or []:
+                for obj in results:
                     account = self.to_account(obj)
                     moment = account.modified_at or stamp
                     ties = ties + 1 if last is not None and last[0] == moment else 1
@@ -253,22 +263,22 @@ class CompanyReader:
                 "archived": True,  # only archived records (vendor-facts.md §8)
                 **paginator.next_params(),
             }
-            response = self.api.call(
+            response = self.api.call_json(
                 "companies.list_archived",
                 partial(api.get_page, **params),
                 idempotent=True,
                 kind="read",
             )
-            paginator.read(_paging(response))
+            paginator.read(response)
             seen: list[tuple[str, datetime]] = []
             deleted: list[str] = []
-            for obj in response.results or []:
-                at = _aware(obj.archived_at) if obj.archived_at is not None else None
+            for obj in _results(response):
+                crm_id, at = str(obj.get("id")), _instant(obj.get("archivedAt"))
                 if at is None:
-                    deleted.append(str(obj.id))  # no stamp to judge by: report it (idempotent downstream)
-                elif watermark.accept(since, str(obj.id), at):
-                    deleted.append(str(obj.id))
-                    seen.append((str(obj.id), at))
+                    deleted.append(crm_id)  # no stamp to judge by: report it (idempotent downstream)
+                elif watermark.accept(since, crm_id, at):
+                    deleted.append(crm_id)
+                    seen.append((crm_id, at))
             state = watermark.advance(state, seen, run_started=cap)
             if deleted or paginator.done:
                 yield Page((), state=state, deleted=tuple(deleted))
@@ -281,9 +291,10 @@ class CompanyReader:
 
     # --- translation ----------------------------------------------------------------------------
 
-    def to_account(self, obj: Any) -> Account:
-        """A company (SDK `SimplePublicObject`) as an `Account`, through the mapping's transforms."""
-        props: Mapping[str, Any] = obj.properties or {}
+    def to_account(self, obj: Mapping[str, Any]) -> Account:
+        """A company (a `results[]` object of the list or search answer) as an `Account`, through
+        the mapping's transforms."""
+        props: Mapping[str, Any] = obj.get("properties") or {}
         inputs = self.mapping.account.inputs
         raw_inputs = {name: props.get(field) for name, field in inputs.items() if field}
 
@@ -300,10 +311,10 @@ class CompanyReader:
         }
         domain = _domain(value("domain"))
         modified = value("modified")
-        if not isinstance(modified, datetime) and getattr(obj, "updated_at", None) is not None:
-            modified = _aware(obj.updated_at)
+        if not isinstance(modified, datetime):
+            modified = _instant(obj.get("updatedAt"))
         return Account(
-            crm_id=str(obj.id),
+            crm_id=str(obj.get("id")),
             name=str(value("name") or ""),
             domains=(domain,) if domain else (),
             external_keys={

@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from functools import partial
@@ -45,12 +45,16 @@ from hubspot.crm.objects.tasks import (
     BatchInputSimplePublicObjectBatchInputForCreate as TaskCreateBatch,
 )
 from hubspot.crm.objects.tasks import BatchReadInputSimplePublicObjectId as TaskRead
+from hubspot.crm.objects.tasks import Filter as TaskFilter
+from hubspot.crm.objects.tasks import FilterGroup as TaskFilterGroup
 from hubspot.crm.objects.tasks import PublicAssociationsForObject, PublicObjectId
+from hubspot.crm.objects.tasks import PublicObjectSearchRequest as TaskSearch
 from hubspot.crm.objects.tasks import SimplePublicObjectBatchInputForCreate as TaskInput
 from hubspot.crm.objects.tasks import SimplePublicObjectId as TaskId
 
 from healthsync.connectors.base import CrmDeal, CrmTask, DealLink, FieldUpdate, WriteOutcome
 from healthsync.connectors.hubspot_api import HubSpotApi
+from healthsync.connectors.paging import HubSpotAfterPaginator
 from healthsync.errors import AuthError, MappingError, QuotaExhausted, TransientError, VendorError
 from healthsync.mappings import FieldMapping
 from healthsync.model import DealUpsert, RenewalStage, TaskUpsert
@@ -67,6 +71,12 @@ __all__ = [
 BATCH_SIZE = 100
 """Inputs per batch create/read/update/upsert ("Batch operations are limited to 100 records at a
 time", https://developers.hubspot.com/docs/api/crm/contacts ; vendor-facts.md §9)."""
+
+TASK_SEARCH_PAGE = 200
+"""Search's page maximum (https://developers.hubspot.com/docs/api/crm/search#limitations )."""
+
+TASK_SEARCH_MAX = 10_000
+"""Results one search query pages through (paging past them answers 400; same source)."""
 
 ASSOCIATION_READ_MAX = 1000
 """Ids per v4 association batch read (https://developers.hubspot.com/changelog/
@@ -109,6 +119,14 @@ def wire_value(value: Any) -> str:
     return str(value)
 
 
+def _instant_ms(stamp: str) -> str:
+    """An ISO 8601 instant HubSpot reported, as the epoch milliseconds search filters take."""
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return str(int(moment.timestamp() * 1000))
+
+
 def _midnight_ms(day: date) -> str:
     return str(int(datetime.combine(day, time(0), tzinfo=UTC).timestamp() * 1000))
 
@@ -117,14 +135,33 @@ def _chunks(items: Sequence[Any], size: int = BATCH_SIZE) -> list[Sequence[Any]]
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
-def _errors_by_id(response: Any) -> dict[str, str]:
+def _results(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """`results[]` of a batch answer (decoded JSON), objects only."""
+    return [r for r in answer.get("results") or [] if isinstance(r, dict)]
+
+
+def _errors(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """`errors[]` of a 207 answer (StandardError objects)."""
+    return [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+
+
+def _first_error(answer: dict[str, Any]) -> str:
+    errors = _errors(answer)
+    return str(errors[0].get("message") or "refused") if errors else "HubSpot did not report it"
+
+
+def _errors_by_id(answer: dict[str, Any]) -> dict[str, str]:
     """`errors[].context.ids` of a 207 answer, id → HubSpot's message."""
     out: dict[str, str] = {}
-    for error in getattr(response, "errors", None) or []:
-        context = error.context or {}
+    for error in _errors(answer):
+        context = error.get("context") or {}
         for raw in context.get("ids") or context.get("id") or []:
-            out.setdefault(str(raw), str(error.message or error.category or "refused"))
+            out.setdefault(str(raw), str(error.get("message") or error.get("category") or "refused"))
     return out
+
+
+def _key_of(record: dict[str, Any], key_field: str) -> str:
+    return str((record.get("properties") or {}).get(key_field) or "")
 
 
 def _record_level(error: VendorError) -> bool:
@@ -157,17 +194,22 @@ class Writer:
             )
         results: dict[str, WriteOutcome] = {}
         api = self.api.api("crm.companies.batch_api")
+        conf = self.api.models("crm.companies.batch_api")
         for chunk in _chunks(list(merged.items())):
             body = BatchInputSimplePublicObjectBatchInput(
-                inputs=[SimplePublicObjectBatchInput(id=rid, properties=props) for rid, props in chunk]
+                inputs=[
+                    SimplePublicObjectBatchInput(id=rid, properties=props, local_vars_configuration=conf)
+                    for rid, props in chunk
+                ],
+                local_vars_configuration=conf,
             )
-            response = self.api.call(
+            response = self.api.call_json(
                 "companies.batch_update",
                 partial(api.update, batch_input_simple_public_object_batch_input=body),
                 idempotent=True,  # setting the same values again changes nothing
                 kind="write",
             )
-            written = {str(r.id) for r in response.results or []}
+            written = {str(r.get("id")) for r in _results(response)}
             refused = _errors_by_id(response)
             for rid, _ in chunk:
                 if rid in refused:
@@ -240,26 +282,35 @@ class Writer:
 
     def _upsert_deal_chunk(self, chunk: list[DealUpsert]) -> list[WriteOutcome]:
         key_field = self.mapping.deals.key_field
+        conf = self.api.models("crm.deals.batch_api")
         body = DealUpsertBatch(
             inputs=[
-                DealUpsertInput(id_property=key_field, id=d.key, properties=self._deal_properties(d))
+                DealUpsertInput(
+                    id_property=key_field,
+                    id=d.key,
+                    properties=self._deal_properties(d),
+                    local_vars_configuration=conf,
+                )
                 for d in chunk
-            ]
+            ],
+            local_vars_configuration=conf,
         )
         api = self.api.api("crm.deals.batch_api")
-        response = self.api.call(
+        response = self.api.call_json(
             "deals.batch_upsert",
-            lambda: api.upsert(batch_input_simple_public_object_batch_input_upsert=body),
+            partial(api.upsert, batch_input_simple_public_object_batch_input_upsert=body),
             idempotent=True,  # by a unique key: a replay updates what the first call created
             kind="write",
         )
-        by_key = {str((r.properties or {}).get(key_field) or ""): r for r in response.results or []}
+        by_key = {_key_of(r, key_field): r for r in _results(response)}
         refused = _errors_by_id(response)
         out = []
         for deal in chunk:
             found = by_key.get(deal.key)
             if found is not None:
-                out.append(WriteOutcome(deal.key, True, crm_id=str(found.id), created=bool(found.new)))
+                out.append(
+                    WriteOutcome(deal.key, True, crm_id=str(found.get("id")), created=bool(found.get("new")))
+                )
             else:
                 out.append(
                     WriteOutcome(deal.key, False, error=refused.get(deal.key, "HubSpot did not report it"))
@@ -279,21 +330,30 @@ class Writer:
         }
         linked = self._company_links([link.crm_id for link in unique if not link.new])
         missing = [link for link in unique if link.account_id not in linked.get(link.crm_id, set())]
-        spec = [AssociationSpec(association_category=_CATEGORY, association_type_id=DEAL_TO_COMPANY)]
         api = self.api.api("crm.associations.v4.batch_api")
+        conf = self.api.models("crm.associations.v4.batch_api")
+        spec = [
+            AssociationSpec(
+                association_category=_CATEGORY,
+                association_type_id=DEAL_TO_COMPANY,
+                local_vars_configuration=conf,
+            )
+        ]
         for chunk in _chunks(missing, ASSOCIATION_CREATE_MAX):
             pairs = BatchInputPublicAssociationMultiPost(
                 inputs=[
                     PublicAssociationMultiPost(
-                        _from=AssociationObjectId(id=link.crm_id),
-                        to=AssociationObjectId(id=link.account_id),
+                        _from=AssociationObjectId(id=link.crm_id, local_vars_configuration=conf),
+                        to=AssociationObjectId(id=link.account_id, local_vars_configuration=conf),
                         types=spec,
+                        local_vars_configuration=conf,
                     )
                     for link in chunk
-                ]
+                ],
+                local_vars_configuration=conf,
             )
             try:
-                response = self.api.call(
+                response = self.api.call_json(
                     "deals.associate",
                     partial(
                         api.create,
@@ -310,9 +370,8 @@ class Writer:
                 for link in chunk:
                     outcomes[link.key] = _unlinked(link, str(exc))
                 continue
-            done = {(str(r.from_object_id), str(r.to_object_id)) for r in response.results or []}
-            refused = getattr(response, "errors", None) or []
-            message = str(refused[0].message) if refused else "HubSpot did not report it"
+            done = {(str(r.get("fromObjectId")), str(r.get("toObjectId"))) for r in _results(response)}
+            message = _first_error(response)
             for link in chunk:
                 if (link.crm_id, link.account_id) not in done:
                     outcomes[link.key] = _unlinked(link, message)
@@ -322,11 +381,13 @@ class Writer:
         """The companies each deal is linked to, by deal id (one v4 batch read per 1,000 deals)."""
         linked: dict[str, set[str]] = {}
         api = self.api.api("crm.associations.v4.batch_api")
+        conf = self.api.models("crm.associations.v4.batch_api")
         for chunk in _chunks(list(dict.fromkeys(deal_ids)), ASSOCIATION_READ_MAX):
             body = BatchInputPublicFetchAssociationsBatchRequest(
-                inputs=[FetchAssociations(id=i) for i in chunk]
+                inputs=[FetchAssociations(id=i, local_vars_configuration=conf) for i in chunk],
+                local_vars_configuration=conf,
             )
-            response = self.api.call(
+            response = self.api.call_json(
                 "deals.associations_read",
                 partial(
                     api.get_page,
@@ -337,8 +398,11 @@ class Writer:
                 idempotent=True,
                 kind="read",
             )
-            for item in response.results or []:
-                linked[str(item._from.id)] = {str(t.to_object_id) for t in item.to or []}
+            for item in _results(response):
+                source = item.get("from") or {}
+                linked[str(source.get("id"))] = {
+                    str(t.get("toObjectId")) for t in item.get("to") or [] if isinstance(t, dict)
+                }
         return linked
 
     def fetch_deals(self, keys: Sequence[str]) -> dict[str, CrmDeal]:
@@ -352,8 +416,11 @@ class Writer:
             "deals.batch_read",
             deals.key_field,
             keys,
-            lambda key_field, chunk: DealRead(
-                id_property=key_field, inputs=[DealId(id=k) for k in chunk], properties=props
+            lambda key_field, chunk, conf: DealRead(
+                id_property=key_field,
+                inputs=[DealId(id=k, local_vars_configuration=conf) for k in chunk],
+                properties=props,
+                local_vars_configuration=conf,
             ),
         )
         labels = {sid: label for p in self._pipelines().values() for label, sid in p.stages.items()}
@@ -385,23 +452,26 @@ class Writer:
         endpoint: str,
         key_field: str,
         keys: Sequence[str],
-        body: Callable[[str, Sequence[str]], Any],
+        body: Callable[[str, Sequence[str], Any], Any],
     ) -> dict[str, tuple[str, dict[str, Any]]]:
         """Batch-read records by a unique key property: (id, properties) by key; 207s for missing keys."""
         api = self.api.api(api_path)
+        conf = self.api.models(api_path)
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):
-            response = self.api.call(
+            response = self.api.call_json(
                 endpoint,
                 partial(
-                    api.read, batch_read_input_simple_public_object_id=body(key_field, chunk), archived=False
+                    api.read,
+                    batch_read_input_simple_public_object_id=body(key_field, chunk, conf),
+                    archived=False,
                 ),
                 idempotent=True,
                 kind="read",
             )
-            for record in response.results or []:
-                values = dict(record.properties or {})
-                found[str(values.get(key_field))] = (str(record.id), values)
+            for record in _results(response):
+                values = dict(record.get("properties") or {})
+                found[str(values.get(key_field))] = (str(record.get("id")), values)
         return found
 
     # --- tasks ----------------------------------------------------------------------------------
@@ -415,8 +485,11 @@ class Writer:
             "tasks.batch_read",
             key_field,
             keys,
-            lambda key_field, chunk: TaskRead(
-                id_property=key_field, inputs=[TaskId(id=k) for k in chunk], properties=props
+            lambda key_field, chunk, conf: TaskRead(
+                id_property=key_field,
+                inputs=[TaskId(id=k, local_vars_configuration=conf) for k in chunk],
+                properties=props,
+                local_vars_configuration=conf,
             ),
         )
         return {
@@ -432,12 +505,86 @@ class Writer:
             for key, (crm_id, values) in rows.items()
         }
 
-    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
-        """Create the tasks whose key is not in HubSpot yet; existing keys are reported, not re-created."""
+    def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
+        """Tasks carrying the key property, created at or after `since` (all when None).
+
+        Search, 200 a page, in `hs_object_id` order: ids are unique, so when a query reaches
+        search's 10,000-result cap the next one starts after the last id read, with no ties to walk
+        (creation times are not unique: a batch create stamps its tasks alike).
+        """
+        key_field = self.mapping.tasks.key_field
+        api = self.api.api("crm.objects.tasks.search_api")
+        conf = self.api.models("crm.objects.tasks.search_api")
+        base = [TaskFilter(property_name=key_field, operator="HAS_PROPERTY", local_vars_configuration=conf)]
+        if since is not None:
+            base.append(
+                TaskFilter(
+                    property_name="hs_createdate",
+                    operator="GTE",
+                    value=_instant_ms(since),
+                    local_vars_configuration=conf,
+                )
+            )
+        id_after: str | None = None
+        while True:
+            filters = list(base)
+            if id_after is not None:
+                filters.append(
+                    TaskFilter(
+                        property_name="hs_object_id",
+                        operator="GT",
+                        value=id_after,
+                        local_vars_configuration=conf,
+                    )
+                )
+            paginator = HubSpotAfterPaginator()
+            read = 0
+            while True:
+                body = TaskSearch(
+                    filter_groups=[TaskFilterGroup(filters=filters, local_vars_configuration=conf)],
+                    sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                    properties=[key_field, "hs_task_status", "hubspot_owner_id", "hs_timestamp"],
+                    limit=TASK_SEARCH_PAGE,
+                    after=paginator.token,
+                    local_vars_configuration=conf,
+                )
+                answer = self.api.call_json(
+                    "tasks.search",
+                    partial(api.do_search, public_object_search_request=body),
+                    idempotent=True,
+                    kind="read",
+                )
+                paginator.read(answer)
+                results = _results(answer)
+                for record in results:
+                    id_after = str(record.get("id"))
+                    values = record.get("properties") or {}
+                    yield CrmTask(
+                        key=str(values.get(key_field) or ""),
+                        crm_id=id_after,
+                        status=values.get("hs_task_status"),
+                        is_closed=values.get("hs_task_status") == "COMPLETED",
+                        owner_id=values.get("hubspot_owner_id") or None,
+                        account_id=None,
+                        due=_day(values.get("hs_timestamp")),
+                        created_at=str(record.get("createdAt") or "") or None,
+                    )
+                read += len(results)
+                if paginator.done or not results:
+                    return
+                if read + TASK_SEARCH_PAGE > TASK_SEARCH_MAX:
+                    break  # the next page would pass the cap: a new query after the last id
+
+    def upsert_tasks(self, batch: Sequence[TaskUpsert], *, look_up: bool = True) -> list[WriteOutcome]:
+        """Create the tasks whose key is not in HubSpot yet; existing keys are reported, not re-created.
+
+        HubSpot has no task upsert, so unless the caller vouches for the keys (`look_up=False`) they
+        are batch-read first, 100 a call.
+        """
         unique = list({t.key: t for t in batch}.values())
         if not unique:
             return []
-        existing = self.fetch_tasks([t.key for t in unique])
+        existing = self.fetch_tasks([t.key for t in unique]) if look_up else {}
         outcomes = {
             key: WriteOutcome(key, True, crm_id=task.crm_id, created=False) for key, task in existing.items()
         }
@@ -447,7 +594,7 @@ class Writer:
                 outcomes[outcome.key] = outcome
         return [outcomes[t.key] for t in batch]
 
-    def _task_input(self, task: TaskUpsert) -> TaskInput:
+    def _task_input(self, task: TaskUpsert, conf: Any) -> TaskInput:
         tasks = self.mapping.tasks
         props = {
             tasks.key_field: task.key,
@@ -461,30 +608,44 @@ class Writer:
         if task.owner_id:
             props["hubspot_owner_id"] = task.owner_id
         association = PublicAssociationsForObject(
-            to=PublicObjectId(id=task.account_id),
-            types=[TaskAssociationSpec(association_category=_CATEGORY, association_type_id=TASK_TO_COMPANY)],
+            to=PublicObjectId(id=task.account_id, local_vars_configuration=conf),
+            types=[self._task_link(conf)],
+            local_vars_configuration=conf,
         )
-        return TaskInput(properties=props, associations=[association])
+        return TaskInput(properties=props, associations=[association], local_vars_configuration=conf)
+
+    @staticmethod
+    def _task_link(conf: Any) -> TaskAssociationSpec:
+        return TaskAssociationSpec(
+            association_category=_CATEGORY,
+            association_type_id=TASK_TO_COMPANY,
+            local_vars_configuration=conf,
+        )
 
     def _create_task_chunk(self, chunk: list[TaskUpsert]) -> list[WriteOutcome]:
         key_field = self.mapping.tasks.key_field
-        body = TaskCreateBatch(inputs=[self._task_input(t) for t in chunk])
+        conf = self.api.models("crm.objects.tasks.batch_api")
+        body = TaskCreateBatch(
+            inputs=[self._task_input(t, conf) for t in chunk], local_vars_configuration=conf
+        )
         api = self.api.api("crm.objects.tasks.batch_api")
-        response = self.api.call(
+        response = self.api.call_json(
             "tasks.batch_create",
-            lambda: api.create(batch_input_simple_public_object_batch_input_for_create=body),
+            partial(api.create, batch_input_simple_public_object_batch_input_for_create=body),
             idempotent=False,  # a create: never replayed blindly; the outbox reconciles by key
             kind="write",
         )
-        by_key = {str((r.properties or {}).get(key_field) or ""): r for r in response.results or []}
-        refused = getattr(response, "errors", None) or []
-        message = str(refused[0].message) if refused else "HubSpot did not report it"
-        return [
-            WriteOutcome(t.key, True, crm_id=str(by_key[t.key].id), created=True)
-            if t.key in by_key
-            else WriteOutcome(t.key, False, error=message)
-            for t in chunk
-        ]
+        by_key = {_key_of(r, key_field): r for r in _results(response)}
+        message = _first_error(response)
+        out = []
+        for t in chunk:
+            found = by_key.get(t.key)
+            if found is None:
+                out.append(WriteOutcome(t.key, False, error=message))
+                continue
+            stamp = str(found.get("createdAt") or "") or None
+            out.append(WriteOutcome(t.key, True, crm_id=str(found.get("id")), created=True, created_at=stamp))
+        return out
 
     # --- partial failure ------------------------------------------------------------------------
 

@@ -80,6 +80,8 @@ class SalesforceConnector:
     name = "salesforce"
     separate_deal_links = False
     """An Opportunity's `AccountId` is set by its upsert: no link requests of its own."""
+    upserts_tasks = True
+    """Tasks are upserted by their external-id key field: a replayed create updates, never doubles."""
 
     def __init__(
         self, api: SalesforceApi, mapping: FieldMapping, *, clock: Callable[[], datetime] = _utc_now
@@ -186,8 +188,8 @@ class SalesforceConnector:
         """Write each record's changed fields, 200 records a call; one outcome per update, in order."""
         return apply_field_updates(self.api, batch)
 
-    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
-        """Upsert tasks by their key field, 200 a call.
+    def upsert_tasks(self, batch: Sequence[TaskUpsert], *, look_up: bool = True) -> list[WriteOutcome]:
+        """Upsert tasks by their key field, 200 a call (`look_up` is moot: an upsert reads nothing).
 
         An existing key updates that task (subject, due date, status, owner...), so the engine checks
         `fetch_tasks` first for keys that may exist rather than reopening a task a person closed.
@@ -212,6 +214,10 @@ class SalesforceConnector:
     def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
         """Existing tasks by key (recycle bin and archive included), for the outbox's reconciliation."""
         return fetch_tasks(self.api, self.mapping, keys)
+
+    def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
+        """Not needed here (`upserts_tasks`): task upserts by external id cannot double a task."""
+        return iter(())
 
     def close(self) -> None:
         """Release the connection pool."""

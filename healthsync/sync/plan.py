@@ -466,9 +466,10 @@ def _calls(count: int, size: int) -> int:
 def estimate_calls(plan: Plan, crm: str, new_deals: int = 0) -> CallEstimate:
     """The calls `plan` needs on `crm`, from the batch limits.
 
-    HubSpot also reads existing task keys before creating (one batch read per 100), reads the company
-    links of existing deals it updates (one v4 read per 1,000) and links the new ones in one pass (one
-    v4 create per 2,000); those appear under `extra`.
+    HubSpot also lists the keyed tasks created since the state store's newest (one search call when
+    the store knows them all, as it does after its first run; `writer.py`), reads the company links
+    of existing deals it updates (one v4 read per 1,000) and links the new ones in one pass (one v4
+    create per 2,000); those appear under `extra`.
     """
     records = len({(w.object, w.record_id) for w in plan.field_writes})
     return estimate_counts(
@@ -483,7 +484,7 @@ def estimate_counts(crm: str, *, records: int, tasks: int, deals: int, new_deals
     extra: dict[str, int] = {}
     if crm == "hubspot":
         if tasks:
-            extra["task key reads"] = _calls(tasks, limits["tasks"])
+            extra["task search"] = 1
         if deals - new_deals > 0:
             extra["deal link reads"] = _calls(deals - new_deals, limits["deal_link_reads"])
         if new_deals:

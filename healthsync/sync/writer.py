@@ -14,18 +14,27 @@
   not linked"). The next run links whatever an earlier run left PENDING or FAILED (a crash between
   upsert and link, a stop, a refusal) even when the deal itself needs no write any more: the plan
   only upserts deals that changed, so without the outbox such a deal would stay unlinked.
+- Where a task is a plain create (HubSpot), the outbox must know every keyed task the CRM holds, or
+  a lost, replaced or restored state database would create tasks again. So before creating, the
+  writer asks the CRM for the keyed tasks created since the newest creation stamp it has recorded
+  (cursor `<vendor>/tasks_created`, by the CRM's clock; all of them on a first run) and adopts
+  them into the outbox as CONFIRMED. In a healthy run that is one search call, and the creates
+  need no key reads; were the search to fail, every key is read before its create, as before.
+  What this cannot see is a task another writer creates with the same key in the seconds the
+  search index lags behind, that is, a second healthsync writing the same portal at the same time.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from healthsync.connectors.base import CrmWriter, DealLink, FieldUpdate, WriteOutcome
-from healthsync.errors import QuotaExhausted
+from healthsync.errors import QuotaExhausted, VendorError
 from healthsync.model import DealUpsert, Plan, TaskPriority, TaskUpsert
 from healthsync.sync.plan import BATCH_LIMITS, group_updates
 from healthsync.sync.state import StateStore
@@ -39,6 +48,29 @@ DEAL_LINK = "deal_link"
 """Outbox kind of a renewal deal's link to its account, where the CRM makes it apart (HubSpot)."""
 DEAL_OBJECT = "renewal_deal"
 """Dead-letter object of a refused renewal deal (or of one saved but not linked)."""
+TASKS_CREATED = "tasks_created"
+"""Cursor stream (source: the vendor) of the newest task creation stamp the outbox accounts for."""
+
+log = logging.getLogger(__name__)
+
+
+def _newest(stamps: Iterable[str | None], start: str | None = None) -> str | None:
+    """The latest of ISO 8601 instants the CRM reported (None where there are none)."""
+    best, best_at = start, _instant(start)
+    for stamp in stamps:
+        at = _instant(stamp)
+        if at is not None and (best_at is None or at > best_at):
+            best, best_at = stamp, at
+    return best
+
+
+def _instant(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def link_key(deal_key: str) -> str:
@@ -134,6 +166,7 @@ class PlanWriter:
         self._progress = progress or (lambda stage, n: None)
         self._stop = stop
         self._batches = 0
+        self._created_through: str | None = None
 
     def _check_stop(self) -> None:
         if self._stop is not None and self._stop.is_set():
@@ -152,13 +185,19 @@ class PlanWriter:
         if not unsettled:
             return []
         found = self.crm.fetch_tasks([e.key for e in unsettled])
+        # An adopted entry (no payload: `_adopt_tasks` died between its two writes) whose task is
+        # gone was deleted by a person: it counts as made, like any task a person deletes.
+        gone = [e.key for e in unsettled if e.key not in found and not e.payload]
         self.store.outbox_mark_many(
-            (key, OutboxStatus.CONFIRMED, task.crm_id, None) for key, task in found.items()
+            [
+                *((key, OutboxStatus.CONFIRMED, task.crm_id, None) for key, task in found.items()),
+                *((key, OutboxStatus.CONFIRMED, None, None) for key in gone),
+            ]
         )
         return [
             task_from_payload(e.key, dict(e.payload))
             for e in unsettled
-            if e.key not in found and e.attempts < self.max_attempts
+            if e.key not in found and e.payload and e.attempts < self.max_attempts
         ]
 
     # --- the write pass ------------------------------------------------------------------------
@@ -308,12 +347,17 @@ class PlanWriter:
         self.store.outbox_put_many(
             (_OutboxRow(t.key, "task", t.account_id, task_payload(t)) for t in tasks), run_id=self.run_id
         )
+        vouched, adopted = self._adopt_tasks()
+        if adopted:  # a task the CRM already holds for a planned key is not created again
+            ok = [t.key for t in tasks if t.key in adopted]
+            self.store.resolve_dead_letters_many(self.vendor, "task", ok)
+            tasks = [t for t in tasks if t.key not in adopted]
         for chunk in _chunks(list(tasks), self.limits["tasks"]):
             self._check_stop()
             self._batches += 1
-            outcomes = self.crm.upsert_tasks(chunk)
+            outcomes = self.crm.upsert_tasks(chunk, look_up=not vouched)
             marks: list[tuple[str, OutboxStatus, str | None, str | None]] = []
-            ok: list[str] = []
+            ok = []
             for task, outcome in zip(chunk, outcomes, strict=True):
                 if outcome.ok:
                     report.tasks += 1 if outcome.created is not False else 0
@@ -324,7 +368,53 @@ class PlanWriter:
                     self._refused(report, "tasks", "task", outcome, task_payload(task))
             self.store.outbox_mark_many(marks)
             self.store.resolve_dead_letters_many(self.vendor, "task", ok)
+            if vouched:  # the outbox now accounts for every keyed task up to these creates
+                self._tasks_created_through(o.created_at for o in outcomes if o.ok)
             self._progress("tasks", len(chunk))
+
+    def _adopt_tasks(self) -> tuple[bool, dict[str, str]]:
+        """Adopt the keyed tasks the CRM holds beyond the outbox's knowledge (see the module doc).
+
+        Returns:
+            Whether the outbox now knows every keyed task (so creates need no key reads), and the
+            adopted tasks' CRM ids by key.
+        """
+        if self.crm.upserts_tasks:
+            return True, {}
+        cursor = self.store.get_cursor(self.vendor, TASKS_CREATED)
+        since = cursor.value if cursor is not None and cursor.value else None
+        found: dict[str, str] = {}
+        stamps: list[str | None] = []
+        try:
+            for task in self.crm.keyed_tasks(since):
+                if task.key:
+                    found[task.key] = task.crm_id
+                    stamps.append(task.created_at)
+        except QuotaExhausted:
+            raise
+        except VendorError as exc:
+            log.warning("could not list the CRM's keyed tasks (%s); reading each key before creating", exc)
+            return False, {}
+        if found:  # keys the outbox holds as made stay as they are; the rest are adopted
+            made = {OutboxStatus.SENT, OutboxStatus.CONFIRMED}
+            known = self.store.outbox_lookup(found)
+            found = {k: v for k, v in found.items() if k not in known or known[k].status not in made}
+            self.store.outbox_put_many(
+                (_OutboxRow(key, "task", "", {}) for key in found if key not in known), run_id=self.run_id
+            )
+            self.store.outbox_mark_many(
+                (key, OutboxStatus.CONFIRMED, crm_id, None) for key, crm_id in found.items()
+            )
+        self._created_through = since
+        self._tasks_created_through(stamps)
+        return True, found
+
+    def _tasks_created_through(self, stamps: Iterable[str | None]) -> None:
+        """Move the `tasks_created` cursor to the newest of `stamps` (never back)."""
+        newest = _newest(stamps, self._created_through)
+        if newest and newest != self._created_through:
+            self.store.set_cursor(self.vendor, TASKS_CREATED, newest)
+            self._created_through = newest
 
 
 def _jsonable(values: dict[str, Any]) -> dict[str, Any]:

@@ -4,14 +4,16 @@ Counts: field updates 1 batch per 100 records; deals 1 upsert per 100 + the pipe
 per connector) + 1 v4 batch association create per 2,000 deals to link (batch upsert takes no
 associations) + 1 v4 batch read of links per 1,000 existing deals; the plan writer makes one link
 pass for a whole run, so a run's new deals cost ceil(n / 2,000) link calls however many upsert
-batches they took; tasks 1 batch read by key per 100 + 1 batch create per 100 missing ones. Zero
-inputs make zero calls.
+batches they took; tasks 1 batch read by key per 100 + 1 batch create per 100 missing ones, or,
+through the plan writer, 1 search page per 200 keyed tasks the state store does not know of (one
+page when it knows them all) and no key read. Zero inputs make zero calls.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -272,3 +274,112 @@ def test_a_429_on_a_create_is_retried_but_a_5xx_is_not(sandbox: Sandbox, tmp_pat
     with pytest.raises(TransientError):  # the create may have happened: the outbox reconciles
         connector.upsert_tasks([task(2)])
     assert connector.fetch_tasks([task(1).key, task(2).key]).keys() == {task(1).key}
+
+
+# --- tasks through the plan writer: what the outbox knows spares the key reads -----------------
+
+SEARCH = "POST /crm/v3/objects/{objectType}/search"
+
+
+def write_tasks(sandbox: Sandbox, folder: Path, db: Path, tasks: list[TaskUpsert]) -> int:
+    """One run's task writes through `PlanWriter` with the state store at `db`; tasks created."""
+    with StateStore.open(f"sqlite:///{db}") as store:
+        run_id = store.start_run("contract", dry_run=False)
+        report = PlanWriter(connect(sandbox, folder), store, vendor="hubspot", run_id=run_id).write(
+            Plan((), tuple(tasks), ())
+        )
+    assert report.errors == []
+    return report.tasks
+
+
+def keys_in_crm(sandbox: Sandbox) -> list[str]:
+    return sorted(t["properties"]["healthsync_task_key"] for t in state(sandbox, "tasks"))
+
+
+def test_a_run_whose_outbox_knows_every_task_reads_no_keys(sandbox: Sandbox, tmp_path: Path) -> None:
+    """First run on an empty portal: one search finds no keyed task, so 150 tasks cost
+    ceil(150 / 100) = 2 creates and no key read. The next run's search starts at the newest
+    creation stamp the state recorded, so new tasks again need no key read."""
+    db = tmp_path / "state.db"
+    assert write_tasks(sandbox, tmp_path / "a", db, [task(i) for i in range(150)]) == 150
+    assert served(sandbox) == {SEARCH: 1, BATCH_CREATE: 2}
+
+    sandbox.stats.reset()
+    assert write_tasks(sandbox, tmp_path / "b", db, [task(i, "2026-12") for i in range(120)]) == 120
+    assert served(sandbox) == {SEARCH: 1, BATCH_CREATE: 2}
+    assert len(keys_in_crm(sandbox)) == 270
+    with StateStore.open(f"sqlite:///{db}") as store:
+        assert store.get_cursor("hubspot", "tasks_created") is not None
+
+
+def test_a_lost_state_database_adopts_the_crms_tasks_instead_of_doubling_them(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """The state database is replaced by an empty one: the run lists the keyed tasks the CRM holds
+    (one search page per 200), adopts them into the outbox, and creates only the new key."""
+    first = [task(i) for i in range(250)]
+    assert write_tasks(sandbox, tmp_path / "a", tmp_path / "old.db", first) == 250
+
+    sandbox.stats.reset()
+    fresh = tmp_path / "new.db"
+    new = task(299, "2026-12")
+    assert write_tasks(sandbox, tmp_path / "b", fresh, [*first[:40], new]) == 1
+    assert served(sandbox) == {SEARCH: 2, BATCH_CREATE: 1}  # ceil(250 / 200) pages, 1 create
+    assert len(keys_in_crm(sandbox)) == 251 and len(set(keys_in_crm(sandbox))) == 251
+    with StateStore.open(f"sqlite:///{fresh}") as store:
+        adopted = store.outbox_lookup([t.key for t in first])
+    assert len(adopted) == 250
+    # Known to the outbox now, so the planner will not plan any of them again.
+    assert {e.status.value for e in adopted.values()} == {"confirmed"}
+
+
+def test_a_restored_older_state_database_adopts_what_was_created_since(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A backup taken after run 1 is restored after run 2: the search from run 1's newest stamp
+    finds run 2's tasks, which are adopted, so planning them again creates nothing."""
+    db = tmp_path / "state.db"
+    assert write_tasks(sandbox, tmp_path / "a", db, [task(i) for i in range(10)]) == 10
+    backup = db.read_bytes()
+    assert write_tasks(sandbox, tmp_path / "b", db, [task(i, "2026-12") for i in range(10)]) == 10
+    db.write_bytes(backup)
+
+    sandbox.stats.reset()
+    assert write_tasks(sandbox, tmp_path / "c", db, [task(i, "2026-12") for i in range(12)]) == 2
+    assert len(keys_in_crm(sandbox)) == 22 and len(set(keys_in_crm(sandbox))) == 22
+
+
+def test_when_the_task_search_fails_every_key_is_read_before_its_create(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A search refused (here a 400) costs no task: the writer falls back to reading each key."""
+    db = tmp_path / "state.db"
+    assert write_tasks(sandbox, tmp_path / "a", db, [task(i) for i in range(5)]) == 5
+    faults(sandbox, rules=[{"path_prefix": "/crm/v3/objects/tasks/search", "status": 400}])
+    sandbox.stats.reset()
+    fresh = tmp_path / "new.db"
+    assert write_tasks(sandbox, tmp_path / "b", fresh, [task(i) for i in range(7)]) == 2
+    assert served(sandbox) == {SEARCH: 1, BATCH_READ: 1, BATCH_CREATE: 1}
+    assert len(set(keys_in_crm(sandbox))) == len(keys_in_crm(sandbox)) == 7
+
+
+def test_keyed_tasks_restart_after_the_last_id_at_the_search_cap(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Search pages stop at 10,000 results a query; with the cap lowered to 400 here, 1,000 tasks
+    take queries of 2 pages each, every task listed once, in id order."""
+    from healthsync.connectors import hubspot_write
+
+    connector = connect(sandbox, tmp_path / "cfg")
+    made = [replace(task(i % 300), key=task(i).key) for i in range(1000)]  # 300 companies
+    assert all(o.ok for o in connector.upsert_tasks(made, look_up=False))
+    monkeypatch.setattr(hubspot_write, "TASK_SEARCH_MAX", 400)
+    sandbox.stats.reset()
+    listed = list(connector.keyed_tasks(None))
+    assert sorted(t.key for t in listed) == sorted(task(i).key for i in range(1000))
+    assert [int(t.crm_id) for t in listed] == sorted(int(t.crm_id) for t in listed)
+    assert all(t.created_at for t in listed)
+    assert served(sandbox) == {SEARCH: 5}  # 200 + 200, 200 + 200, 200 (the last page has no `next`)
+    newest = max(listed, key=lambda t: t.created_at or "")
+    assert newest.created_at is not None
+    assert {t.key for t in connector.keyed_tasks(newest.created_at)} <= {t.key for t in listed}

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubspot.crm.companies import SimplePublicObject
 
 from healthsync.connectors.hubspot_read import CompanyReader
 from healthsync.mappings import load_mapping
@@ -146,13 +145,13 @@ def test_a_hubspot_company_keyed_by_its_zendesk_org_id_gets_its_usage(tmp_path: 
     user_mapping = tmp_path / "mapping.toml"
     user_mapping.write_text('[account.inputs]\nzendesk_org_id = "zendesk_org_id"\n', encoding="utf-8")
     reader = CompanyReader(None, load_mapping("hubspot", user_mapping), lag=timedelta(0), now=lambda: AT)  # type: ignore[arg-type]  # reads no wire
-    company = SimplePublicObject(
-        id="101",
-        properties={"name": "Acme", "zendesk_org_id": "42"},
-        created_at=AT,
-        updated_at=AT,
-        archived=False,
-    )
+    company = {  # a `results[]` object as the companies list answers it
+        "id": "101",
+        "properties": {"name": "Acme", "zendesk_org_id": "42"},
+        "createdAt": AT.isoformat(),
+        "updatedAt": AT.isoformat(),
+        "archived": False,
+    }
     inputs = Inputs(
         accounts=[reader.to_account(company)], usage={"42": USAGE}, usage_key_kind="zendesk_org_id"
     )

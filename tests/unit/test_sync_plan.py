@@ -708,11 +708,11 @@ def test_salesforce_needs_no_extra_calls() -> None:
     assert estimate.total == 7
 
 
-def test_hubspot_reads_task_keys_and_links_deals() -> None:
+def test_hubspot_searches_keyed_tasks_and_links_deals() -> None:
     estimate = estimate_calls(Plan(writes(150), tasks(101), renewals(150)), "hubspot", new_deals=30)
     # 120 existing deals: one v4 link read (1,000 a call); 30 new ones: one v4 link create (2,000 pairs).
-    assert estimate == CallEstimate(2, 2, 2, {"task key reads": 2, "deal link reads": 1, "deal links": 1})
-    assert estimate.total == 2 + 2 + 2 + 2 + 1 + 1
+    assert estimate == CallEstimate(2, 2, 2, {"task search": 1, "deal link reads": 1, "deal links": 1})
+    assert estimate.total == 2 + 2 + 2 + 1 + 1 + 1
 
 
 def test_hubspot_with_only_new_deals_reads_no_links() -> None:
@@ -726,10 +726,12 @@ def test_hubspot_with_only_existing_deals_links_none() -> None:
     assert estimate == CallEstimate(0, 0, 1, {"deal link reads": 1})
 
 
-def test_hubspot_tasks_alone_add_one_key_read_per_100() -> None:
+def test_hubspot_tasks_add_one_search_however_many() -> None:
+    """The search for keyed tasks the state store does not know of: one page when it knows them all."""
     assert estimate_calls(Plan(task_upserts=tasks(100)), "hubspot") == CallEstimate(
-        0, 1, 0, {"task key reads": 1}
+        0, 1, 0, {"task search": 1}
     )
+    assert estimate_calls(Plan(task_upserts=tasks(1_000)), "hubspot").extra == {"task search": 1}
 
 
 @pytest.mark.parametrize("crm", ["salesforce", "hubspot"])

@@ -29,6 +29,7 @@ class FakeCrm:
     """A CRM that keeps deals and their account links apart, as HubSpot does (or not, `separate`)."""
 
     separate_deal_links: bool = True
+    upserts_tasks: bool = True
     refuse_links: set[str] = field(default_factory=set)
     deals: dict[str, str] = field(default_factory=dict)
     """Deal key -> CRM id."""
@@ -42,7 +43,7 @@ class FakeCrm:
     def update_fields(self, batch: Sequence[FieldUpdate]) -> list[WriteOutcome]:
         return [WriteOutcome(u.record_id, True) for u in batch]
 
-    def upsert_tasks(self, batch: Sequence[TaskUpsert]) -> list[WriteOutcome]:
+    def upsert_tasks(self, batch: Sequence[TaskUpsert], *, look_up: bool = True) -> list[WriteOutcome]:
         return [WriteOutcome(t.key, True, crm_id=t.key, created=True) for t in batch]
 
     def upsert_deals(self, batch: Sequence[DealUpsert], *, link: bool = True) -> list[WriteOutcome]:
@@ -78,6 +79,9 @@ class FakeCrm:
 
     def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
         return {}
+
+    def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
+        return iter(())
 
 
 def deal(i: int) -> DealUpsert:
