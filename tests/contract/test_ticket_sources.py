@@ -8,7 +8,8 @@ Request counts are exact. The formulas pinned here, for O organizations, M ticke
 
 - tickets: ceil(M / 1,000) export pages (`incremental/tickets/cursor`, `per_page` maximum 1,000);
   resuming from a stored cursor with C changes: ceil(C / 1,000), and at least 1;
-- a full read of the source: ceil(O / 100) organization pages + ceil(M / 1,000) export pages +
+- a full read of the source: ceil(O / 1,000) organization export pages (time-based, from time 0) +
+  ceil(M / 1,000) ticket export pages +
   ceil(R / 100) rating pages + ceil(U / 100) `tickets/show_many` calls for the U rated tickets the
   caller does not know (a rating names its ticket, not its organization; up to 100 ids a call,
   gathered across ratings pages), none for tickets the caller already knows (the engine passes its
@@ -72,7 +73,7 @@ ZENDESK = Source(
     export_path="/api/v2/incremental/tickets",
     endpoints={
         "export": "incremental/tickets/cursor",
-        "organizations": "organizations",
+        "organizations": "incremental/organizations",
         "ratings": "satisfaction_ratings",
         "lookup": "tickets/show_many",
     },
@@ -171,7 +172,7 @@ def test_a_full_read_is_the_minimum_pages_plus_full_lookups_of_the_rated_tickets
     rating_pages = _ceil(RATINGS, source.list_max)
     assert http.counter.by_endpoint() == {
         source.name: {
-            source.endpoints["organizations"]: _ceil(ORGS, source.list_max),
+            source.endpoints["organizations"]: _ceil(ORGS, source.export_max),
             source.endpoints["export"]: _ceil(TICKETS, source.export_max),
             source.endpoints["ratings"]: rating_pages,
             source.endpoints["lookup"]: rating_pages,

@@ -7,11 +7,13 @@ by organization costs (a rating names its ticket, not its organization): ceil(un
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
+import responses
 from helpers.configs import zendesk_config
 from helpers.data import NOW
 from helpers.data import support_dataset as dataset
@@ -58,27 +60,52 @@ def fresh_counts(tickets_box: Sandbox) -> Sandbox:
 # --- organizations ---------------------------------------------------------------------------------
 
 
-def test_first_run_lists_250_organizations_in_three_calls(fresh_counts, tmp_path):
+def test_first_run_exports_250_organizations_in_one_call(fresh_counts, tmp_path):
+    """The first run reads the time-based export from time 0 at 1,000 a page (not the list at 100)."""
     http = Http()
     with connect(fresh_counts, tmp_path, http) as zendesk:
         pages = list(zendesk.iter_organizations())
-    assert [len(p.records) for p in pages] == [100, 100, 50]  # page[size]=100, the maximum
-    assert endpoint_calls(fresh_counts, "organizations") == 3
-    assert http.counter.by_endpoint() == {"zendesk": {"organizations": 3}}
+    assert [len(p.records) for p in pages] == [250]
+    assert endpoint_calls(fresh_counts, "incremental/organizations") == 1
+    assert endpoint_calls(fresh_counts, "organizations") == 0
+    assert http.counter.by_endpoint() == {"zendesk": {"incremental/organizations": 1}}
     orgs = {o.id: o for p in pages for o in p.records}
     assert len(orgs) == 250
     by_domain, by_external = orgs[str(ORG_ID_BASE)], orgs[str(ORG_ID_BASE + 1)]
     assert (by_domain.name, by_domain.external_id, by_domain.domains) == ("Customer 0", None, ("c0.example",))
     assert (by_external.external_id, by_external.domains) == ("C000001", ("c1.example",))
     assert not any(o.deleted for o in orgs.values())
-    # Pages come in id order: only the last one may move the watermark, to the newest stamp.
-    assert [p.state for p in pages[:-1]] == [WatermarkState(), WatermarkState()]
+    # The export pages in time order: its page moves the watermark to the newest stamp.
     newest = max(o.updated_at for o in orgs.values() if o.updated_at)
     state = pages[-1].state
     assert isinstance(state, WatermarkState)
     assert state.value == newest
-    # what was read within the lookback of the newest stamp is remembered, newest included
-    assert f"{newest.isoformat()} {by_domain.id}" in state.keys_at_value
+    # what was read within the lookback of the newest stamp is remembered
+    assert any(key.startswith(newest.isoformat()) for key in state.keys_at_value)
+
+
+def test_a_stalled_first_export_falls_back_to_the_list(fresh_counts, tmp_path):
+    """`responses` shows what the sandbox does not: an export whose `end_time` does not move (more
+    organizations stamped in one second than a page holds). The first run then lists them instead,
+    and only the list's last page moves the watermark."""
+    with connect(fresh_counts, tmp_path, Http(sleep=lambda _: None)) as zendesk:
+        base = fresh_counts.info()["zendesk"]["url"].rstrip("/")
+
+        def org(i: int) -> dict[str, object]:
+            stamp = "2026-10-01T08:00:00Z"
+            return {"id": i, "name": f"Org {i}", "created_at": stamp, "updated_at": stamp, "domain_names": []}
+
+        stalled = {"organizations": [org(1)], "end_time": 1759305600, "end_of_stream": False, "count": 1}
+        with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+            rsps.get(re.compile(re.escape(f"{base}/api/v2/incremental/organizations") + ".*"), json=stalled)
+            rsps.get(
+                re.compile(re.escape(f"{base}/api/v2/organizations") + r"(\.json)?\?.*"),
+                json={"organizations": [org(1), org(2)], "meta": {"has_more": False}, "links": {}},
+            )
+            pages = list(zendesk.iter_organizations())
+    assert [o.id for p in pages for o in p.records] == ["1", "1", "2"]  # re-read: upserts downstream
+    final = pages[-1].state
+    assert isinstance(final, WatermarkState) and final.value is not None
 
 
 def test_organizations_resume_with_exactly_the_changes(tmp_path):
@@ -106,8 +133,8 @@ def test_organizations_resume_with_exactly_the_changes(tmp_path):
         ]
         assert [o for p in again for o in p.records] == []  # the ties at the watermark are not re-read
         assert again[-1].state == pages[-1].state
-        assert endpoint_calls(box, "incremental/organizations") == 2  # one page per resumed run
-        assert http.counter.by_endpoint()["zendesk"] == {"organizations": 1, "incremental/organizations": 2}
+        assert endpoint_calls(box, "incremental/organizations") == 3  # the first run's, one a resumed run
+        assert http.counter.by_endpoint()["zendesk"] == {"incremental/organizations": 3}
     finally:
         box.stop()
 

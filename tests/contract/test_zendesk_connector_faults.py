@@ -79,15 +79,15 @@ def test_429_waits_retry_after_and_5xx_back_off(box, tmp_path):
 
 
 def test_a_dropped_connection_mid_page_is_retried(box, tmp_path):
-    faults(box, {"path_prefix": "/api/v2/organizations", "drop": True})
+    faults(box, {"path_prefix": "/api/v2/incremental/organizations", "drop": True})
     time = FakeTime(1_000.0)
     http = fake_http(time)
     with connect(box, tmp_path, http) as zendesk:
         pages = list(zendesk.iter_organizations())
-    assert [len(p.records) for p in pages] == [100, 100, 50]
+    assert [len(p.records) for p in pages] == [250]  # the first run's export, 1,000 a page
     assert [error for _, _, error, _ in http.retries] == ["TransientError"]
-    assert endpoint_calls(box, "organizations") == 4
-    assert http.counter.by_endpoint() == {"zendesk": {"organizations": 4}}
+    assert endpoint_calls(box, "incremental/organizations") == 2
+    assert http.counter.by_endpoint() == {"zendesk": {"incremental/organizations": 2}}
 
 
 def test_a_429_that_reached_zenpy_raises_at_once(box, tmp_path):
