@@ -93,6 +93,9 @@ DEAL_TO_COMPANY = 341
 
 _CATEGORY = "HUBSPOT_DEFINED"
 
+TASK_PROPERTIES = ("hs_task_status", "hubspot_owner_id", "hs_timestamp")
+"""What a task read asks for besides the key: enough to tell open from done, and its owner and due date."""
+
 
 @dataclass(frozen=True)
 class Pipeline:
@@ -162,6 +165,20 @@ def _errors_by_id(answer: dict[str, Any]) -> dict[str, str]:
 
 def _key_of(record: dict[str, Any], key_field: str) -> str:
     return str((record.get("properties") or {}).get(key_field) or "")
+
+
+def _task_of(key: str, crm_id: str, values: dict[str, Any], created_at: str | None = None) -> CrmTask:
+    """A task's properties (`TASK_PROPERTIES`) as a `CrmTask`."""
+    return CrmTask(
+        key=key,
+        crm_id=crm_id,
+        status=values.get("hs_task_status"),
+        is_closed=values.get("hs_task_status") == "COMPLETED",
+        owner_id=values.get("hubspot_owner_id") or None,
+        account_id=None,
+        due=_day(values.get("hs_timestamp")),
+        created_at=created_at,
+    )
 
 
 def _record_level(error: VendorError) -> bool:
@@ -479,7 +496,7 @@ class Writer:
     def fetch_tasks(self, keys: Sequence[str]) -> dict[str, CrmTask]:
         """The healthsync tasks that exist for `keys`, 100 keys per call (207 for missing ones)."""
         key_field = self.mapping.tasks.key_field
-        props = [key_field, "hs_task_status", "hubspot_owner_id", "hs_timestamp"]
+        props = [key_field, *TASK_PROPERTIES]
         rows = self._rows_by_key(
             "crm.objects.tasks.batch_api",
             "tasks.batch_read",
@@ -492,18 +509,7 @@ class Writer:
                 local_vars_configuration=conf,
             ),
         )
-        return {
-            key: CrmTask(
-                key=key,
-                crm_id=crm_id,
-                status=values.get("hs_task_status"),
-                is_closed=values.get("hs_task_status") == "COMPLETED",
-                owner_id=values.get("hubspot_owner_id") or None,
-                account_id=None,
-                due=_day(values.get("hs_timestamp")),
-            )
-            for key, (crm_id, values) in rows.items()
-        }
+        return {key: _task_of(key, crm_id, values) for key, (crm_id, values) in rows.items()}
 
     def keyed_tasks(self, since: str | None) -> Iterator[CrmTask]:
         """Tasks carrying the key property, created at or after `since` (all when None).
@@ -543,7 +549,7 @@ class Writer:
                 body = TaskSearch(
                     filter_groups=[TaskFilterGroup(filters=filters, local_vars_configuration=conf)],
                     sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
-                    properties=[key_field, "hs_task_status", "hubspot_owner_id", "hs_timestamp"],
+                    properties=[key_field, *TASK_PROPERTIES],
                     limit=TASK_SEARCH_PAGE,
                     after=paginator.token,
                     local_vars_configuration=conf,
@@ -559,16 +565,8 @@ class Writer:
                 for record in results:
                     id_after = str(record.get("id"))
                     values = record.get("properties") or {}
-                    yield CrmTask(
-                        key=str(values.get(key_field) or ""),
-                        crm_id=id_after,
-                        status=values.get("hs_task_status"),
-                        is_closed=values.get("hs_task_status") == "COMPLETED",
-                        owner_id=values.get("hubspot_owner_id") or None,
-                        account_id=None,
-                        due=_day(values.get("hs_timestamp")),
-                        created_at=str(record.get("createdAt") or "") or None,
-                    )
+                    stamp = str(record.get("createdAt") or "") or None
+                    yield _task_of(str(values.get(key_field) or ""), id_after, values, stamp)
                 read += len(results)
                 if paginator.done or not results:
                     return
