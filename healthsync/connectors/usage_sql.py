@@ -12,9 +12,9 @@ subquery so the window filter and grouping still run in the database.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -24,18 +24,21 @@ from healthsync.config import UsageSection
 from healthsync.connectors.usage_rows import (
     LOGICAL_COLUMNS,
     OPTIONAL_COLUMNS,
+    OnBadRow,
     RowError,
     RowProblem,
     missing_columns_error,
-    to_nps,
-    to_payment,
-    to_usage_day,
+    to_nps_answers,
+    to_payments,
+    to_usage_days,
 )
 from healthsync.errors import ConfigError, ConfigProblem
 from healthsync.model import Payment, Rating, UsageDay
 from healthsync.secrets import Secret
 
 __all__ = ["CHUNK_ROWS", "SqlUsageSource"]
+
+T = TypeVar("T")
 
 CHUNK_ROWS = 5_000
 """Rows fetched per round trip and yielded per batch: big enough to amortise, small enough to stream."""
@@ -86,28 +89,38 @@ class SqlUsageSource:
             .group_by(source.c.account, day)
             .order_by(source.c.account, day)
         )
+        days: dict[str, date] = {}
         yield from self._rows(
-            "daily", stmt, to_usage_day, lambda r: f"account {r.get('account')} day {r.get('day')}"
+            "daily",
+            stmt,
+            lambda rows, on_bad: to_usage_days(rows, on_bad, days),
+            lambda r: f"account {r[0]} day {r[1]}",
         )
 
     def iter_payments(self, since: date) -> Iterator[list[Payment]]:
         """Invoices due on or after `since`."""
         source = self._source("payments")
         due = self._day_expr(source.c.due_date)
-        stmt = sa.select(*source.c).where(due >= since).order_by(source.c.account, due)
+        stmt = (
+            sa.select(*self._columns(source, "payments")).where(due >= since).order_by(source.c.account, due)
+        )
+        days: dict[str, date] = {}
         yield from self._rows(
-            "payments", stmt, to_payment, lambda r: f"account {r.get('account')} due {r.get('due_date')}"
+            "payments",
+            stmt,
+            lambda rows, on_bad: to_payments(rows, on_bad, days),
+            lambda r: f"account {r[0]} due {r[1]}",
         )
 
     def iter_nps(self, since: date) -> Iterator[list[Rating]]:
         """NPS answers given on or after `since`."""
         source = self._source("nps")
         stmt = (
-            sa.select(*source.c)
+            sa.select(*self._columns(source, "nps"))
             .where(self._day_expr(source.c.at) >= since)
             .order_by(source.c.account, source.c.at)
         )
-        yield from self._rows("nps", stmt, to_nps, lambda r: f"account {r.get('account')} at {r.get('at')}")
+        yield from self._rows("nps", stmt, to_nps_answers, lambda r: f"account {r[0]} at {r[2]}")
 
     # --- plumbing ----------------------------------------------------------------------------------
 
@@ -116,6 +129,11 @@ class SqlUsageSource:
         if self._engine.dialect.name == "sqlite":
             return sa.func.date(column)
         return sa.cast(column, sa.Date)
+
+    @staticmethod
+    def _columns(source: Any, table: str) -> list[Any]:
+        """`source`'s columns in `LOGICAL_COLUMNS` order: the positions the row converters read."""
+        return [source.c[name] for name in LOGICAL_COLUMNS[table]]
 
     def _source(self, table: str) -> Any:
         """A selectable whose columns carry the logical names (`account`, `day`, ...)."""
@@ -162,20 +180,27 @@ class SqlUsageSource:
         inner = text.subquery(f"usage_{table}_query")
         return sa.select(*(inner.c[v].label(k) for k, v in mapping.items())).subquery(f"usage_{table}")
 
-    def _rows(self, table: str, stmt: Any, convert: Any, locate: Any) -> Iterator[list[Any]]:
+    def _rows(
+        self,
+        table: str,
+        stmt: Any,
+        convert: Callable[[Sequence[Any], OnBadRow], list[T]],
+        locate: Callable[[Sequence[Any]], str],
+    ) -> Iterator[list[T]]:
+        """Stream `stmt` in chunks of `CHUNK_ROWS`; `convert` turns a chunk's rows (tuple-like, in the
+        statement's column order: no per-row mapping is built) into records, handing it each bad row."""
         config = getattr(self._section, table)
         where = f"table {config.table}" if config.table is not None else f"[usage.{table}] query"
+        problems = self.problems
+
+        def on_bad(row: Sequence[Any], exc: RowError) -> None:
+            problems.append(RowProblem(where, locate(row), exc.column, str(exc)))
+
         try:
             with self._engine.connect() as conn:
                 result = conn.execution_options(yield_per=CHUNK_ROWS).execute(stmt)
-                for chunk in result.mappings().partitions(CHUNK_ROWS):
-                    batch = []
-                    for row in chunk:
-                        values = dict(row)
-                        try:
-                            batch.append(convert(values))
-                        except RowError as exc:
-                            self.problems.append(RowProblem(where, locate(values), exc.column, str(exc)))
+                for chunk in result.partitions(CHUNK_ROWS):
+                    batch = convert(chunk, on_bad)
                     if batch:
                         yield batch
         except SQLAlchemyError as exc:

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from healthsync.config import UsageSection
 from healthsync.connectors.usage_csv import CsvUsageSource
-from healthsync.connectors.usage_sql import SqlUsageSource
+from healthsync.connectors.usage_rows import (
+    LOGICAL_COLUMNS,
+    RowError,
+    to_nps,
+    to_nps_answers,
+    to_payment,
+    to_payments,
+    to_usage_day,
+    to_usage_days,
+)
+from healthsync.connectors.usage_sql import CHUNK_ROWS, SqlUsageSource
 from healthsync.errors import ConfigError
 from healthsync.model import RatingKind
 
@@ -293,3 +306,122 @@ def test_csv_missing_column_names_the_file_and_header(tmp_path: Path) -> None:
         f"healthsync.toml: usage.daily.columns.day: column 'day' not found in {daily} (header line 1)"
         in str(info.value)
     )
+
+
+# --- batches of rows read as each row alone is read ------------------------------------------------
+#
+# The SQL source converts whole chunks of plain rows with a fast path for already-typed values;
+# whatever a row holds, the result (or the error naming the column) must be the one the per-row
+# parsers give.
+
+_ACCOUNTS = ["C1", " C1 ", "", "  ", None, 42]
+_DAYS = [
+    "2026-11-02",
+    " 2026-11-02",
+    "2026-11-02T10:00:00Z",
+    "20261102",
+    "",
+    "nope",
+    date(2026, 11, 2),
+    datetime(2026, 11, 2, 10),
+    None,
+    20261102,
+]
+_COUNTS = [0, 3, -1, True, 3.0, 3.5, "4", " 4 ", "x", None, Decimal("3"), float("nan")]
+
+
+def _one_by_one(
+    table: str, convert: Callable[[dict[str, Any]], Any], rows: list[tuple[Any, ...]]
+) -> list[Any]:
+    out: list[Any] = []
+    for row in rows:
+        try:
+            out.append(convert(dict(zip(LOGICAL_COLUMNS[table], row, strict=True))))
+        except RowError as exc:
+            out.append((row, exc.column, str(exc)))
+    return out
+
+
+def _batched(convert: Callable[..., list[Any]], rows: list[tuple[Any, ...]], *args: Any) -> list[Any]:
+    """`convert` over `rows` in one batch, the bad rows put back in order as (row, column, message)."""
+    bad: dict[int, tuple[Any, ...]] = {}
+
+    def on_bad(row: Sequence[Any], exc: RowError) -> None:
+        bad[id(row)] = (row, exc.column, str(exc))
+
+    good = iter(convert(rows, on_bad, *args))
+    return [bad[id(row)] if id(row) in bad else next(good) for row in rows]
+
+
+def test_a_batch_of_daily_rows_reads_every_value_as_one_row_does() -> None:
+    rows = list(itertools.product(_ACCOUNTS, _DAYS, _COUNTS[:7], _COUNTS))
+    rows += [("C1", "2026-11-02", 4, 3)] * 3  # the day text again, from the memo
+    assert _batched(to_usage_days, rows) == _one_by_one("daily", to_usage_day, rows)
+
+
+def test_a_batch_of_invoices_reads_every_value_as_one_row_does() -> None:
+    paid = [None, "", "  ", "2026-11-01", date(2026, 11, 1), datetime(2026, 11, 1, 9), "bad"]
+    amounts = [None, "", 10.5, 10, "10.5", "x", True, Decimal("1.5")]
+    rows = list(itertools.product(_ACCOUNTS[:5], _DAYS[:8], paid, [None, "", " I1 ", 7], amounts))
+    assert _batched(to_payments, rows) == _one_by_one("payments", to_payment, rows)
+
+
+def test_a_batch_of_nps_answers_reads_every_value_as_one_row_does() -> None:
+    stamps = [
+        "2026-10-01 10:00:00",
+        "2026-10-01T10:00:00Z",
+        datetime(2026, 10, 1, 10),
+        datetime(2026, 10, 1, 12, tzinfo=timezone(timedelta(hours=2))),
+        date(2026, 10, 1),
+        "",
+        None,
+        "nope",
+    ]
+    rows = list(itertools.product(_ACCOUNTS, [0, 10, 11, -1, "9", 9.0, True, None], stamps))
+    assert _batched(to_nps_answers, rows) == _one_by_one("nps", to_nps, rows)
+
+
+def test_the_day_memo_stays_bounded() -> None:
+    """A memo shared by a query's batches holds a few thousand day texts at most, however many it sees."""
+    start = datetime(2026, 1, 1)
+    stamps = [(start + timedelta(minutes=m)).isoformat(sep=" ") for m in range(10_000)]
+    days: dict[str, date] = {}
+    rows = [("C1", stamp, 1, 1) for stamp in stamps]
+    read = to_usage_days(rows, lambda row, exc: None, days)
+    assert [d.day for d in read] == [date.fromisoformat(stamp[:10]) for stamp in stamps]
+    assert 0 < len(days) <= 4_096
+
+
+def test_daily_usage_streams_in_chunks(tmp_path: Path) -> None:
+    """More rows than a chunk come in several batches of at most CHUNK_ROWS, in order."""
+    url = f"sqlite:///{tmp_path / 'big.db'}"
+    engine = sa.create_engine(url)
+    accounts = CHUNK_ROWS // 10 + 7
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE usage_daily (acct TEXT, day DATE, active_users INT, logins INT)"))
+        conn.execute(
+            sa.text("INSERT INTO usage_daily VALUES (:a, :d, :u, :n)"),
+            [
+                {"a": f"A{a:05d}", "d": (date(2026, 11, 1) + timedelta(days=d)).isoformat(), "u": d, "n": a}
+                for a in range(accounts)
+                for d in range(21)
+            ],
+        )
+    engine.dispose()
+    section = UsageSection.model_validate(
+        {"kind": "sql", "url": url, "daily": {"table": "usage_daily", "columns": {"account": "acct"}}}
+    )
+    source = SqlUsageSource(section)
+    try:
+        batches = list(source.iter_daily_usage(date(2026, 11, 2), date(2026, 11, 21)))
+    finally:
+        source.close()
+    assert len(batches) > 1
+    assert all(len(batch) <= CHUNK_ROWS for batch in batches)
+    days = [(d.account_key, d.day, d.active_users, d.logins) for batch in batches for d in batch]
+    assert days == [
+        (f"A{a:05d}", date(2026, 11, 1) + timedelta(days=d), d, a)
+        for a in range(accounts)
+        for d in range(1, 21)
+    ]
+    assert source.problems == []
