@@ -84,36 +84,49 @@ class UsageWindow:
         database): a day given twice would count twice. An account with rows only outside the last
         7 days has 0 active users, not "no data": the source knows it and saw nobody.
         """
+        # The hottest loop of a run (every account x every day): names are bound locally, and a
+        # key is normalised once per run of rows for its account (sources give rows by account).
+        as_of, summaries, milestones, normalize = self.as_of, self.summaries, self.milestones, self.normalize
+        window, logins_window, users_window, change_window = (
+            USAGE_WINDOW_DAYS,
+            LOGIN_WINDOW_DAYS,
+            ACTIVE_USERS_WINDOW_DAYS,
+            CHANGE_WINDOW_DAYS,
+        )
+        last_key: str | None = None
+        milestone: tuple[int, date] | None = None
         for row in rows:
-            age = (self.as_of - row.day).days  # 0 = the as-of day
-            if not 0 <= age < USAGE_WINDOW_DAYS:
+            day = row.day
+            age = (as_of - day).days  # 0 = the as-of day
+            if not 0 <= age < window:
                 continue
-            summary = self.summaries.get(row.account_key)
+            key = row.account_key
+            summary = summaries.get(key)
             if summary is None:
-                summary = self.summaries[row.account_key] = UsageSummary(active_users=0)
+                summary = summaries[key] = UsageSummary(active_users=0)
+            users = row.active_users
             summary.days_seen += 1
-            if age < LOGIN_WINDOW_DAYS and row.logins > 0:
+            if age < logins_window and row.logins > 0:
                 summary.login_days += 1
-            if age < ACTIVE_USERS_WINDOW_DAYS:
-                summary.active_users = max(summary.active_users or 0, row.active_users)
-            if age < CHANGE_WINDOW_DAYS:
-                summary.recent_users += row.active_users
-            elif age < 2 * CHANGE_WINDOW_DAYS:
-                summary.earlier_users += row.active_users
-            milestone = (
-                self.milestones.get(
-                    row.account_key if self.normalize is None else self.normalize(row.account_key)
-                )
-                if self.milestones
-                else None
-            )
+            if age < users_window:
+                held = summary.active_users or 0
+                summary.active_users = users if users > held else held
+            if age < change_window:
+                summary.recent_users += users
+            elif age < 2 * change_window:
+                summary.earlier_users += users
+            if not milestones:
+                continue
+            if key != last_key:
+                last_key = key
+                milestone = milestones.get(key if normalize is None else normalize(key))
             if (
                 milestone is not None
-                and row.day >= milestone[1]
-                and row.active_users >= milestone[0]
-                and (summary.value_day is None or row.day < summary.value_day)
+                and day >= milestone[1]
+                and users >= milestone[0]
+                and (summary.value_day is None or day < summary.value_day)
             ):
-                summary.value_day = row.day
+                summary.value_day = day
 
 
 def _payment_verdict(payment: Payment, as_of: date, start: date) -> bool | None:
