@@ -12,19 +12,16 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Integer, Row, String, bindparam, func, select, update
 
 from healthsync.errors import StateError, truncate
 from healthsync.sync import state_schema as s
 from healthsync.sync.state_base import StoreBase
-from healthsync.sync.state_reads import IN_CHUNK, chunked_keys
+from healthsync.sync.state_reads import chunked_keys
 from healthsync.sync.state_records import DeadLetter, OutboxEntry, OutboxStatus
-from healthsync.sync.state_tx import dialect_insert
+from healthsync.sync.state_tx import UPSERT_BATCH, batched, dialect_insert
 
-__all__ = ["BULK_CHUNK", "ERROR_LIMIT", "OutboxMixin"]
-
-BULK_CHUNK = IN_CHUNK
-"""Rows or keys per statement: under SQLite's 999-parameter floor of old builds, for IN lists."""
+__all__ = ["ERROR_LIMIT", "OutboxMixin"]
 
 
 class _NewEntry(Protocol):
@@ -58,21 +55,40 @@ def _outbox(row: Row[Any]) -> OutboxEntry:
     )
 
 
-def _mark_values(
-    status: OutboxStatus, crm_id: str | None, error: str | None, now: datetime
+_ATTEMPTED = frozenset({OutboxStatus.SENT, OutboxStatus.FAILED})
+
+_MARK = (
+    update(s.outbox)
+    .where(s.outbox.c.key == bindparam("m_key", type_=String()))
+    .values(
+        status=bindparam("m_status", type_=String()),
+        updated_at=bindparam("m_now", type_=s.UTCDateTime()),
+        attempts=s.outbox.c.attempts + bindparam("m_attempted", type_=Integer()),
+        last_error=bindparam("m_error", type_=String()),
+        # A NULL parameter keeps the stored id: a known CRM id is never cleared.
+        crm_id=func.coalesce(bindparam("m_crm_id", type_=String()), s.outbox.c.crm_id),
+    )
+)
+"""Moving one outbox entry to a status, built once and run with one parameter set per entry
+(executemany), so marking a batch compiles nothing per row; see `_mark_params`."""
+
+_MARK_RETURNING = _MARK.returning(*s.outbox.c)
+
+
+def _mark_params(
+    key: str, status: OutboxStatus, crm_id: str | None, error: str | None, now: datetime
 ) -> dict[str, Any]:
-    """The column values of moving an entry to `status`: SENT and FAILED count as an attempt, the
-    error is kept for FAILED only, and a known CRM id is never cleared."""
-    attempted = status in (OutboxStatus.SENT, OutboxStatus.FAILED)
-    values: dict[str, Any] = {
-        "status": status.value,
-        "updated_at": now,
-        "attempts": s.outbox.c.attempts + (1 if attempted else 0),
-        "last_error": truncate(error, ERROR_LIMIT) if error and status is OutboxStatus.FAILED else None,
+    """The parameters of `_MARK` for moving `key` to `status`: SENT and FAILED count as an attempt,
+    the error is kept for FAILED only, and a known CRM id is never cleared."""
+    status = OutboxStatus(status)
+    return {
+        "m_key": key,
+        "m_status": status.value,
+        "m_now": now,
+        "m_attempted": 1 if status in _ATTEMPTED else 0,
+        "m_error": truncate(error, ERROR_LIMIT) if error and status is OutboxStatus.FAILED else None,
+        "m_crm_id": crm_id,
     }
-    if crm_id is not None:
-        values["crm_id"] = crm_id
-    return values
 
 
 def _dead_letter(row: Row[Any]) -> DeadLetter:
@@ -139,10 +155,9 @@ class OutboxMixin(StoreBase):
         Raises:
             StateError: no entry has this key.
         """
-        o = s.outbox
-        values = _mark_values(OutboxStatus(status), crm_id, error, self._now())
+        params = _mark_params(key, status, crm_id, error, self._now())
         with self._write() as conn:
-            row = conn.execute(update(o).where(o.c.key == key).values(**values).returning(*o.c)).first()
+            row = conn.execute(_MARK_RETURNING, params).first()
         if row is None:
             raise StateError(f"there is no outbox entry with key {key!r}")
         return _outbox(row)
@@ -150,17 +165,19 @@ class OutboxMixin(StoreBase):
     def outbox_put_many(self, entries: Iterable[OutboxEntry | _NewEntry], run_id: int | None = None) -> int:
         """`outbox_put` for many entries in one transaction (keys already present are left alone).
 
-        Each entry gives `key`, `kind`, `account` and `payload`. Returns how many were new.
+        Each entry gives `key`, `kind`, `account` and `payload`. Returns how many were new. One
+        ``INSERT … ON CONFLICT DO NOTHING RETURNING key`` runs over all rows as an executemany, which
+        SQLAlchemy sends as multi-row inserts without compiling a statement per row or per batch.
         """
-        o = s.outbox
         now = self._now()
+        pending = OutboxStatus.PENDING.value
         rows = [
             {
                 "key": e.key,
                 "kind": e.kind,
                 "account": e.account,
                 "payload": dict(e.payload),
-                "status": OutboxStatus.PENDING.value,
+                "status": pending,
                 "created_at": now,
                 "updated_at": now,
                 "run_id": run_id,
@@ -172,24 +189,28 @@ class OutboxMixin(StoreBase):
             return 0
         new = 0
         with self._write() as conn:
-            for start in range(0, len(rows), BULK_CHUNK):
-                stmt = (
-                    dialect_insert(conn, o)
-                    .values(rows[start : start + BULK_CHUNK])
-                    .on_conflict_do_nothing(index_elements=["key"])
-                    .returning(o.c.key)
-                )
-                new += len(conn.execute(stmt).all())
+            stmt = (
+                dialect_insert(conn, s.outbox)
+                .on_conflict_do_nothing(index_elements=["key"])
+                .returning(s.outbox.c.key)
+            )
+            for batch in batched(rows, UPSERT_BATCH):
+                new += len(conn.execute(stmt, batch).all())
         return new
 
     def outbox_mark_many(self, marks: Iterable[tuple[str, OutboxStatus, str | None, str | None]]) -> None:
-        """`outbox_mark` for many (key, status, crm_id, error) in one transaction; unknown keys skipped."""
-        o = s.outbox
+        """`outbox_mark` for many (key, status, crm_id, error) in one transaction; unknown keys skipped.
+
+        Marks apply in the order given (a key marked twice ends in its last status, counting both
+        attempts), as one executemany of a statement built once.
+        """
         now = self._now()
+        params = [_mark_params(key, status, crm_id, error, now) for key, status, crm_id, error in marks]
+        if not params:
+            return
         with self._write() as conn:
-            for key, status, crm_id, error in marks:
-                values = _mark_values(OutboxStatus(status), crm_id, error, now)
-                conn.execute(update(o).where(o.c.key == key).values(**values))
+            for batch in batched(params, UPSERT_BATCH):
+                conn.execute(_MARK, batch)
 
     def outbox_lookup(self, keys: Iterable[str]) -> dict[str, OutboxEntry]:
         """The outbox entries of `keys` that exist, by key (one query per 900 keys)."""

@@ -7,17 +7,23 @@ pitfall 3).
 
 Every upsert is batched: rows go to the driver in `executemany` chunks of an ``INSERT … ON CONFLICT
 DO UPDATE`` compiled once for the dialect (SQLite and PostgreSQL share the syntax), never one
-statement per row.
+statement per row. The statement itself is built once per table and dialect and then reused, so a
+call writing one cursor row costs little more than the row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import lru_cache
+from itertools import islice
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.base import ReadOnlyColumnCollection
+from sqlalchemy.sql.elements import KeyedColumnElement
 
 from healthsync.errors import StateError
 from healthsync.model import HealthResult, Payment, Rating, SupportOrganization, Ticket, UsageDay
@@ -43,23 +49,43 @@ _T = TypeVar("_T")
 
 def batched(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
     """Yield lists of up to `size` items, consuming `items` lazily (itertools.batched is 3.12+)."""
-    batch: list[_T] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    it = iter(items)
+    while batch := list(islice(it, size)):
         yield batch
+
+
+def _insert(dialect: str, table: Table) -> sqlite.Insert | postgresql.Insert:
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    raise StateError(f"the state store supports SQLite and PostgreSQL, not {dialect}")
 
 
 def dialect_insert(conn: Connection, table: Table) -> sqlite.Insert | postgresql.Insert:
     """The INSERT construct that can say ON CONFLICT on this connection's backend."""
-    if conn.dialect.name == "sqlite":
-        return sqlite.insert(table)
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    raise StateError(f"the state store supports SQLite and PostgreSQL, not {conn.dialect.name}")
+    return _insert(conn.dialect.name, table)
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    dialect: str,
+    table: Table,
+    keys: tuple[str, ...],
+    update: tuple[str, ...],
+    only_if: Callable[[Any], ColumnElement[bool]] | None,
+) -> sqlite.Insert | postgresql.Insert:
+    """The ``INSERT … ON CONFLICT DO UPDATE`` of `upsert`, built once per distinct call shape.
+
+    Building it (the ``excluded`` alias, the SET clause) costs more than writing a small batch, and
+    `upsert` runs once per page or cursor; the bounded cache holds one per table in practice.
+    """
+    ins = _insert(dialect, table)
+    return ins.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={name: ins.excluded[name] for name in update},
+        where=only_if(ins.excluded) if only_if is not None else None,
+    )
 
 
 def upsert(
@@ -82,21 +108,19 @@ def upsert(
         rows: column → value mappings, all with the same columns.
         keys: the primary-key (or unique) columns that identify a row.
         update: columns to overwrite on conflict; defaults to every non-key column.
-        only_if: given the ``excluded`` namespace, a condition for the update (e.g. newer stamps only).
+        only_if: given the ``excluded`` namespace, a condition for the update (e.g. newer stamps only);
+            pass a module-level function, not a fresh lambda, so the built statement is reused.
 
     Returns:
         The number of rows given, after de-duplication.
     """
-    ins = dialect_insert(conn, table)
     columns = update if update is not None else [c.name for c in table.columns if c.name not in keys]
-    stmt = ins.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: ins.excluded[name] for name in columns},
-        where=only_if(ins.excluded) if only_if is not None else None,
-    )
+    stmt = _upsert_statement(conn.dialect.name, table, tuple(keys), tuple(columns), only_if)
+    key_of = itemgetter(*keys)
     written = 0
     for batch in batched(rows, UPSERT_BATCH):
-        unique = list({tuple(row[k] for k in keys): row for row in batch}.values())
+        by_key = {key_of(row): row for row in batch}
+        unique = batch if len(by_key) == len(batch) else list(by_key.values())
         conn.execute(stmt, unique)
         written += len(unique)
     return written
@@ -126,6 +150,28 @@ def _ticket_row(ticket: Ticket) -> dict[str, Any]:
         "solved_at": ticket.solved_at,
         "deleted": ticket.deleted,
     }
+
+
+def _newer_ticket(excluded: ReadOnlyColumnCollection[str, KeyedColumnElement[Any]]) -> ColumnElement[bool]:
+    """A ticket update applies only if it is not older than the stored row."""
+    return excluded.updated_at >= s.tickets.c.updated_at
+
+
+@lru_cache(maxsize=4)
+def _tombstone_statement(dialect: str) -> sqlite.Insert | postgresql.Insert:
+    """Upsert of deleted tickets: fields the vendor leaves empty keep their stored values."""
+    t = s.tickets
+    ins = _insert(dialect, t)
+    set_: dict[str, Any] = {name: ins.excluded[name] for name in ("status", "deleted", "updated_at")}
+    for name in ("organization_id", "priority", "solved_at"):
+        set_[name] = func.coalesce(ins.excluded[name], t.c[name])
+    return ins.on_conflict_do_update(
+        index_elements=["id"], set_=set_, where=ins.excluded.updated_at >= t.c.updated_at
+    )
+
+
+_ORGANIZATION_UPDATE = ("name", "external_id", "domains", "updated_at", "deleted")
+"""What a newer copy of an organization overwrites: everything but its id."""
 
 
 def _contribution_rows(result: HealthResult) -> list[dict[str, Any]]:
@@ -224,7 +270,7 @@ class StateTransaction:
                 live,
                 keys=("id",),
                 update=live_columns,
-                only_if=lambda ex: ex.updated_at >= t.c.updated_at,
+                only_if=_newer_ticket,
             )
             written += self._tombstone_tickets(gone)
         return written
@@ -232,22 +278,13 @@ class StateTransaction:
     def _tombstone_tickets(self, rows: list[dict[str, Any]]) -> int:
         if not rows:
             return 0
-        t = s.tickets
-        ins = dialect_insert(self._conn, t)
-        keep_if_null = ("organization_id", "priority", "solved_at")
-        set_: dict[str, Any] = {name: ins.excluded[name] for name in ("status", "deleted", "updated_at")}
-        for name in keep_if_null:
-            set_[name] = func.coalesce(ins.excluded[name], t.c[name])
-        stmt = ins.on_conflict_do_update(
-            index_elements=["id"], set_=set_, where=ins.excluded.updated_at >= t.c.updated_at
-        )
         unique = list({row["id"]: row for row in rows}.values())
-        self._conn.execute(stmt, unique)
+        self._conn.execute(_tombstone_statement(self._conn.dialect.name), unique)
         return len(unique)
 
     def upsert_organizations(self, organizations: Iterable[SupportOrganization]) -> int:
         """Mirror support organizations; a deleted one stays as a tombstone so it links to nothing."""
-        rows = [
+        rows = (
             {
                 "id": o.id,
                 "name": o.name,
@@ -257,14 +294,8 @@ class StateTransaction:
                 "deleted": o.deleted,
             }
             for o in organizations
-        ]
-        written = 0
-        for batch in batched(rows, UPSERT_BATCH):
-            unique = list({row["id"]: row for row in batch}.values())
-            written += upsert(
-                self._conn, s.organizations, unique, keys=("id",), update=[c for c in unique[0] if c != "id"]
-            )
-        return written
+        )
+        return upsert(self._conn, s.organizations, rows, keys=("id",), update=_ORGANIZATION_UPDATE)
 
     def upsert_ratings(self, ratings: Iterable[Rating]) -> int:
         """Mirror survey answers (NPS/CSAT), keyed by vendor id or a derived key; see `rating_key`."""

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, inspect, select, text, update
@@ -24,6 +25,7 @@ from healthsync.model import (
     Payment,
     Rating,
     RatingKind,
+    SupportOrganization,
     Ticket,
     UsageDay,
 )
@@ -38,7 +40,9 @@ from healthsync.sync.state import (
     StateStore,
 )
 from healthsync.sync.state_engine import create_state_engine
+from healthsync.sync.state_outbox import ERROR_LIMIT
 from healthsync.sync.state_reads import IN_CHUNK
+from healthsync.sync.state_tx import UPSERT_BATCH
 
 PG_URL = os.environ.get("HEALTHSYNC_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -519,6 +523,37 @@ def test_twenty_thousand_usage_days_in_one_call(store: StateStore) -> None:
     assert rows[0] == UsageDay("acct-000", start, 0, 0, {"exports": 0})
 
 
+def test_rows_repeated_in_one_call_collapse_to_the_last(store: StateStore) -> None:
+    feb = [date(2025, 2, d) for d in (1, 2)]
+    days = [UsageDay("acme", feb[0], 1, 1), UsageDay("acme", feb[1], 2, 2), UsageDay("acme", feb[0], 9, 9)]
+    assert store.upsert_usage_days(days) == 2
+    assert store.usage_for(["acme"], feb[0], feb[1]) == [
+        UsageDay("acme", feb[0], 9, 9, {}),
+        UsageDay("acme", feb[1], 2, 2, {}),
+    ]
+
+    orgs = [
+        SupportOrganization("o1", "Acme", "a-1", ("acme.com",), T0),
+        SupportOrganization("o2", "Globex", None, (), T0),
+        SupportOrganization("o1", "Acme Corp", None, ("acme.io",), T0 + timedelta(hours=1)),
+        SupportOrganization("o3", "Initech", None, (), T0, deleted=True),
+    ]
+    assert store.upsert_organizations(orgs) == 3
+    assert store.organizations() == [orgs[2], orgs[1]]  # the last o1 won; the tombstone is left out
+
+
+def test_statements_built_once_serve_every_store_and_backend(target: Target, clock: FakeClock) -> None:
+    """Upsert statements are built once per backend and reused: each store still writes only its own rows."""
+    with target.open(clock) as first:
+        first.set_cursor("zendesk", "tickets", "a", ["1"])
+    with StateStore.open("sqlite://", clock=clock) as memory:  # another backend (or file) in between
+        memory.set_cursor("zendesk", "tickets", "m")
+        assert memory.get_cursor("zendesk", "tickets") == CursorState("m", ())
+    with target.open(clock) as again:
+        again.set_cursor("zendesk", "tickets", "b", ["2"])
+        assert again.get_cursor("zendesk", "tickets") == CursorState("b", ("2",))
+
+
 # --- health history, snapshots, outcomes ---------------------------------------------------------
 
 
@@ -709,6 +744,109 @@ def test_outbox_put_is_insert_if_absent(store: StateStore) -> None:
     assert store.outbox_get("nope") is None
     with pytest.raises(StateError, match="no outbox entry"):
         store.outbox_mark("nope", OutboxStatus.SENT)
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """What the writer hands `outbox_put_many`: a key, a kind, an account and a payload."""
+
+    key: str
+    kind: str
+    account: str
+    payload: dict[str, object]
+
+
+def test_outbox_put_many_writes_ahead_and_leaves_existing_keys_alone(
+    store: StateStore, clock: FakeClock
+) -> None:
+    run = store.start_run("prod", False)
+    assert store.outbox_put("t-00001", "task", "a1", {"subject": "first"}, run) is True
+    clock.advance(hours=1)
+    n = UPSERT_BATCH + 1_200  # several parameter batches, each over SQLAlchemy's 1,000-row pages
+    entries = [NewTask(f"t-{i:05d}", "task", f"a{i}", {"subject": f"Call {i}", "n": i}) for i in range(n)]
+    repeated = NewTask("t-00003", "task", "a3", {"subject": "repeated in the same call"})
+
+    # t-00001 existed; a key given twice in one call is written once, first payload kept.
+    assert store.outbox_put_many([*entries[:4], repeated, *entries[4:]], run_id=run) == n - 1
+
+    stored = store.outbox_lookup(e.key for e in entries)
+    assert len(stored) == n
+    assert (stored["t-00001"].payload, stored["t-00001"].created_at) == ({"subject": "first"}, T0)
+    e = stored["t-00003"]
+    assert (e.kind, e.account, e.payload, e.status, e.crm_id, e.last_error, e.attempts, e.run_id) == (
+        "task",
+        "a3",
+        {"subject": "Call 3", "n": 3},
+        OutboxStatus.PENDING,
+        None,
+        None,
+        0,
+        run,
+    )
+    assert e.created_at == e.updated_at == T0 + timedelta(hours=1)
+    assert stored[f"t-{n - 1:05d}"].payload == {"subject": f"Call {n - 1}", "n": n - 1}
+    assert len(store.outbox_pending(kind="task")) == n
+    assert store.outbox_put_many(entries[-10:]) == 0
+    assert store.outbox_put_many([]) == 0
+
+
+def test_outbox_put_many_is_all_or_nothing(store: StateStore) -> None:
+    def planned() -> Iterator[NewTask]:
+        yield NewTask("t-1", "task", "acme", {"subject": "Call Acme"})
+        raise RuntimeError("planner failed")
+
+    with pytest.raises(RuntimeError, match="planner failed"):
+        store.outbox_put_many(planned())
+    assert store.outbox_get("t-1") is None
+
+
+def test_outbox_mark_many_applies_marks_in_order_and_skips_unknown_keys(
+    store: StateStore, clock: FakeClock
+) -> None:
+    keys = [f"k{i}" for i in range(6)]
+    assert store.outbox_put_many(NewTask(k, "task", "acme", {"n": i}) for i, k in enumerate(keys)) == 6
+    store.outbox_mark("k2", OutboxStatus.SENT, crm_id="00T2")
+    clock.advance(minutes=5)
+    store.outbox_mark_many(
+        [
+            ("k0", OutboxStatus.SENT, "00T0", "kept for FAILED only"),
+            ("k1", OutboxStatus.FAILED, None, "x" * 50_000),
+            ("k2", OutboxStatus.CONFIRMED, None, None),  # a known CRM id is kept
+            ("k3", OutboxStatus.FAILED, None, "HTTP 503"),
+            ("k3", OutboxStatus.SENT, "00T3", None),  # marked twice: the last status, both attempts
+            ("nope", OutboxStatus.SENT, "00T9", None),  # unknown: skipped
+            ("k4", OutboxStatus.PENDING, None, "kept for FAILED only"),
+        ]
+    )
+
+    got = store.outbox_lookup([*keys, "nope"])
+    assert "nope" not in got
+    summary = {k: (e.status, e.crm_id, e.last_error, e.attempts) for k, e in got.items()}
+    assert summary == {
+        "k0": (OutboxStatus.SENT, "00T0", None, 1),
+        "k1": (OutboxStatus.FAILED, None, got["k1"].last_error, 1),
+        "k2": (OutboxStatus.CONFIRMED, "00T2", None, 1),
+        "k3": (OutboxStatus.SENT, "00T3", None, 2),
+        "k4": (OutboxStatus.PENDING, None, None, 0),
+        "k5": (OutboxStatus.PENDING, None, None, 0),
+    }
+    assert got["k1"].last_error is not None
+    assert got["k1"].last_error.startswith("x" * ERROR_LIMIT + "…")
+    assert {k: e.updated_at for k, e in got.items()} == {
+        **{k: T0 + timedelta(minutes=5) for k in keys[:5]},
+        "k5": T0,
+    }
+    store.outbox_mark_many([])  # nothing to do
+
+
+def test_outbox_mark_many_is_all_or_nothing(store: StateStore) -> None:
+    store.outbox_put("k", "task", "acme", {})
+    bogus = cast(OutboxStatus, "bogus")  # not a status: refused before anything is written
+    with pytest.raises(ValueError, match="bogus"):
+        store.outbox_mark_many([("k", OutboxStatus.SENT, "00T1", None), ("k", bogus, None, None)])
+    entry = store.outbox_get("k")
+    assert entry is not None
+    assert (entry.status, entry.crm_id, entry.attempts) == (OutboxStatus.PENDING, None, 0)
 
 
 def test_dead_letters_are_deduplicated_while_open(store: StateStore, clock: FakeClock) -> None:
