@@ -325,7 +325,8 @@ def test_a_lost_state_database_adopts_the_crms_tasks_instead_of_doubling_them(
     new = task(299, "2026-12")
     assert write_tasks(sandbox, tmp_path / "b", fresh, [*first[:40], new]) == 1
     assert served(sandbox) == {SEARCH: 2, BATCH_CREATE: 1}  # ceil(250 / 200) pages, 1 create
-    assert len(keys_in_crm(sandbox)) == 251 and len(set(keys_in_crm(sandbox))) == 251
+    assert len(keys_in_crm(sandbox)) == 251
+    assert len(set(keys_in_crm(sandbox))) == 251
     with StateStore.open(f"sqlite:///{fresh}") as store:
         adopted = store.outbox_lookup([t.key for t in first])
     assert len(adopted) == 250
@@ -346,7 +347,8 @@ def test_a_restored_older_state_database_adopts_what_was_created_since(
 
     sandbox.stats.reset()
     assert write_tasks(sandbox, tmp_path / "c", db, [task(i, "2026-12") for i in range(12)]) == 2
-    assert len(keys_in_crm(sandbox)) == 22 and len(set(keys_in_crm(sandbox))) == 22
+    assert len(keys_in_crm(sandbox)) == 22
+    assert len(set(keys_in_crm(sandbox))) == 22
 
 
 def test_when_the_task_search_fails_every_key_is_read_before_its_create(

@@ -105,7 +105,8 @@ def test_a_stalled_first_export_falls_back_to_the_list(fresh_counts, tmp_path):
             pages = list(zendesk.iter_organizations())
     assert [o.id for p in pages for o in p.records] == ["1", "1", "2"]  # re-read: upserts downstream
     final = pages[-1].state
-    assert isinstance(final, WatermarkState) and final.value is not None
+    assert isinstance(final, WatermarkState)
+    assert final.value is not None
 
 
 def test_organizations_resume_with_exactly_the_changes(tmp_path):
