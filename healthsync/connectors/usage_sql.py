@@ -12,8 +12,9 @@ subquery so the window filter and grouping still run in the database.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import date
+from itertools import chain, islice
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -184,11 +185,15 @@ class SqlUsageSource:
         self,
         table: str,
         stmt: Any,
-        convert: Callable[[Sequence[Any], OnBadRow], list[T]],
+        convert: Callable[[Iterable[Sequence[Any]], OnBadRow], list[T]],
         locate: Callable[[Sequence[Any]], str],
     ) -> Iterator[list[T]]:
         """Stream `stmt` in chunks of `CHUNK_ROWS`; `convert` turns a chunk's rows (tuple-like, in the
-        statement's column order: no per-row mapping is built) into records, handing it each bad row."""
+        statement's column order: no per-row mapping is built) into records, handing it each bad row.
+
+        A chunk is fetched in one round trip but its rows are handed to `convert` one by one, so each
+        row object dies as soon as it is read: a run reads hundreds of thousands, and a list of them
+        per chunk would only feed the garbage collector."""
         config = getattr(self._section, table)
         where = f"table {config.table}" if config.table is not None else f"[usage.{table}] query"
         problems = self.problems
@@ -199,8 +204,9 @@ class SqlUsageSource:
         try:
             with self._engine.connect() as conn:
                 result = conn.execution_options(yield_per=CHUNK_ROWS).execute(stmt)
-                for chunk in result.partitions(CHUNK_ROWS):
-                    batch = convert(chunk, on_bad)
+                rows = iter(result)
+                for first in rows:
+                    batch = convert(chain((first,), islice(rows, CHUNK_ROWS - 1)), on_bad)
                     if batch:
                         yield batch
         except SQLAlchemyError as exc:

@@ -392,36 +392,84 @@ def test_the_day_memo_stays_bounded() -> None:
     assert 0 < len(days) <= 4_096
 
 
-def test_daily_usage_streams_in_chunks(tmp_path: Path) -> None:
-    """More rows than a chunk come in several batches of at most CHUNK_ROWS, in order."""
-    url = f"sqlite:///{tmp_path / 'big.db'}"
-    engine = sa.create_engine(url)
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[sa.Engine, str, str]]:
+    """An empty database: its engine, its URL and the table-name prefix (a fresh schema on PostgreSQL)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'big.db'}"
+        engine = sa.create_engine(url)
+        yield engine, url, ""
+        engine.dispose()
+        return
+    schema = f"usage_{uuid.uuid4().hex[:10]}"
+    engine = sa.create_engine(PG_URL)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        pytest.skip(f"no PostgreSQL at {PG_URL}: {str(exc).splitlines()[0]}")
+    try:
+        yield engine, PG_URL, f"{schema}."
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+def test_daily_usage_streams_in_chunks(empty_db: tuple[sa.Engine, str, str]) -> None:
+    """More rows than a chunk come in batches of CHUNK_ROWS, in order; a bad row in a later chunk is
+    named and left out of its batch alone."""
+    engine, url, prefix = empty_db
     accounts = CHUNK_ROWS // 10 + 7
+    bad = (300, 5)  # account, day offset: row 300 * 20 + 4, in the second chunk
+    daily = sa.Table(
+        "usage_daily",
+        sa.MetaData(schema=prefix.rstrip(".") or None),
+        sa.Column("acct", sa.Text),
+        sa.Column("day", sa.Date),
+        sa.Column("active_users", sa.Integer),
+        sa.Column("logins", sa.Integer),
+    )
+    daily.create(engine)
+    first = date(2026, 11, 1)
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE usage_daily (acct TEXT, day DATE, active_users INT, logins INT)"))
         conn.execute(
-            sa.text("INSERT INTO usage_daily VALUES (:a, :d, :u, :n)"),
+            daily.insert(),
             [
-                {"a": f"A{a:05d}", "d": (date(2026, 11, 1) + timedelta(days=d)).isoformat(), "u": d, "n": a}
+                {
+                    "acct": f"A{a:05d}",
+                    "day": first + timedelta(days=d),
+                    "active_users": d,
+                    "logins": -1 if (a, d) == bad else a,
+                }
                 for a in range(accounts)
                 for d in range(21)
             ],
         )
-    engine.dispose()
     section = UsageSection.model_validate(
-        {"kind": "sql", "url": url, "daily": {"table": "usage_daily", "columns": {"account": "acct"}}}
+        {
+            "kind": "sql",
+            "url": url,
+            "daily": {"table": f"{prefix}usage_daily", "columns": {"account": "acct"}},
+        }
     )
     source = SqlUsageSource(section)
     try:
-        batches = list(source.iter_daily_usage(date(2026, 11, 2), date(2026, 11, 21)))
+        batches = list(source.iter_daily_usage(first + timedelta(days=1), first + timedelta(days=20)))
     finally:
         source.close()
-    assert len(batches) > 1
-    assert all(len(batch) <= CHUNK_ROWS for batch in batches)
+    total = accounts * 20
+    assert [len(batch) for batch in batches] == [CHUNK_ROWS, CHUNK_ROWS - 1, total - 2 * CHUNK_ROWS]
     days = [(d.account_key, d.day, d.active_users, d.logins) for batch in batches for d in batch]
     assert days == [
-        (f"A{a:05d}", date(2026, 11, 1) + timedelta(days=d), d, a)
+        (f"A{a:05d}", first + timedelta(days=d), d, a)
         for a in range(accounts)
         for d in range(1, 21)
+        if (a, d) != bad
     ]
-    assert source.problems == []
+    [problem] = source.problems
+    assert (problem.row, problem.column) == (
+        f"account A{bad[0]:05d} day {first + timedelta(days=bad[1])}",
+        "logins",
+    )
