@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from typing import Any
 
 from healthsync.errors import ConfigError, ConfigProblem
@@ -117,20 +118,26 @@ def parse_instant(value: Any, column: str) -> datetime:
     return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
 
 
+def _shown(value: Any) -> str:
+    """A value as a problem quotes it: a database Decimal as its digits, anything else as repr."""
+    return str(value) if isinstance(value, Decimal) else repr(value)
+
+
 def _count(value: Any, column: str) -> int:
     if isinstance(value, bool):
-        raise RowError(column, f"expected a whole number ≥ 0, got {value!r}")
+        raise RowError(column, f"expected a whole number ≥ 0, got {_shown(value)}")
     try:
-        number = float(value) if isinstance(value, str) else value
-    except ValueError:
-        raise RowError(column, f"expected a whole number ≥ 0, got {value!r}") from None
+        # A SUM over a BIGINT column comes back from PostgreSQL as a Decimal (`numeric`).
+        number = float(value) if isinstance(value, str | Decimal) else value
+    except (ValueError, ArithmeticError):
+        raise RowError(column, f"expected a whole number ≥ 0, got {_shown(value)}") from None
     if (
         not isinstance(number, int | float)
         or not math.isfinite(number)
         or number < 0
         or number != int(number)
     ):
-        raise RowError(column, f"expected a whole number ≥ 0, got {value!r}")
+        raise RowError(column, f"expected a whole number ≥ 0, got {_shown(value)}")
     return int(number)
 
 

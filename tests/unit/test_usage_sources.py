@@ -57,7 +57,8 @@ def _fill(engine: sa.Engine, schema: str | None = None) -> None:
         sa.Column("acct", sa.Text),
         sa.Column("day", sa.Date),
         sa.Column("active_users", sa.Integer),
-        sa.Column("logins", sa.Integer),
+        # BIGINT: PostgreSQL sums it as `numeric`, which arrives as a Decimal and must read as a count.
+        sa.Column("logins", sa.BigInteger),
     )
     invoices = sa.Table(
         "invoices",
