@@ -403,7 +403,7 @@ def _one_sync(
     figures = _figures(result, http, stages, wall, transport.seconds - before)
     # What the minimum needs beyond the records the endpoints returned (see the module docstring).
     # The deal keys of a *first* run: no earlier contract ends or verdicts are stored yet.
-    keys = deal_keys_to_check([a.account for a in result.assessments], (), (), today)
+    keys = deal_keys_to_check(_run_accounts(config, result.run_id, today), (), (), today)
     objects = len(required_schema(load_mapping(config.crm.system, config.crm.mapping)).objects)
     figures["minimum_inputs"] = {
         "schema": objects + (1 if config.crm.system == "hubspot" else 0),  # + the deal pipelines
@@ -412,6 +412,19 @@ def _one_sync(
         "new deals": http.new_deals,
     }
     return figures
+
+
+def _run_accounts(config: Any, run_id: int | None, day: date) -> list[Any]:
+    """The accounts a run scored, from its account snapshots in the state store (contract ends
+    included): a large run keeps no assessments in memory (`engine.DETAILS_MAX_ACCOUNTS`)."""
+    from healthsync.model import Account
+    from healthsync.sync.state import StateStore
+
+    with StateStore.open(config.state.url) as store:
+        rows = store.snapshot_window(day - timedelta(days=1), day)
+        return [
+            Account(r.account, r.name or "", contract_end=r.contract_end) for r in rows if r.run_id == run_id
+        ]
 
 
 def sync_job(config_path: str, control: str, realistic: bool) -> dict[str, Any]:
