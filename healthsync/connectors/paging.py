@@ -21,6 +21,7 @@ __all__ = [
     "SalesforceQueryPaginator",
     "ZendeskCursorPaginator",
     "ZendeskExportPaginator",
+    "ZendeskTimeExportPaginator",
 ]
 
 
@@ -130,6 +131,41 @@ class ZendeskExportPaginator(Paginator):
     def next_params(self) -> dict[str, str]:
         """`cursor=` for the next page."""
         return {"cursor": self.token} if self.token is not None else {}
+
+
+@dataclass
+class ZendeskTimeExportPaginator(Paginator):
+    """Zendesk time-based incremental export: next `start_time` is the page's `end_time`.
+
+    Used for organizations, which only have a time-based export. Stops on `end_of_stream`; an
+    `end_time` that repeats means the export is not moving and raises `PaginationError`.
+    https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/#time-based-incremental-exports
+    """
+
+    vendor: str = "zendesk"
+
+    def begin(self, start_time: int) -> None:
+        """The first request's `start_time`."""
+        self._advance(str(start_time))
+
+    def read(self, page: Mapping[str, Any]) -> None:
+        """Take `end_of_stream` and `end_time` from an export page."""
+        if not isinstance(page, Mapping) or "end_of_stream" not in page:
+            raise _shape_error(self.vendor, "a time-based export page needs `end_of_stream`", page)
+        if page["end_of_stream"]:
+            self._advance(None)
+            return
+        end_time = page.get("end_time")
+        if isinstance(end_time, bool) or not isinstance(end_time, int | float):
+            what = "`end_of_stream` is false but there is no numeric `end_time`"
+            raise _shape_error(self.vendor, what, page)
+        self._advance(str(int(end_time)))
+
+    def next_params(self) -> dict[str, str]:
+        """`start_time=` for the next page."""
+        if self.token is None or self.done:
+            raise PaginationError("no next page", vendor=self.vendor)
+        return {"start_time": self.token}
 
 
 @dataclass

@@ -33,11 +33,14 @@ from functools import partial
 from healthsync.config import Config
 from healthsync.connectors.base import Page
 from healthsync.connectors.incremental import Watermark, WatermarkState
-from healthsync.connectors.paging import ZendeskCursorPaginator, ZendeskExportPaginator
+from healthsync.connectors.paging import (
+    ZendeskCursorPaginator,
+    ZendeskExportPaginator,
+    ZendeskTimeExportPaginator,
+)
 from healthsync.connectors.zendesk_client import JsonPage, ZendeskClient
 from healthsync.connectors.zendesk_errors import VENDOR, translate
 from healthsync.connectors.zendesk_records import (
-    TimeExportPaginator,
     ZendeskUser,
     records_of,
     to_organization,
@@ -258,7 +261,7 @@ class ZendeskConnector:
     ) -> Iterator[Page[SupportOrganization]]:
         watermark = self.organizations_watermark
         lower = watermark.query_from(since) or datetime.fromtimestamp(0, tz=UTC)
-        paginator = TimeExportPaginator()
+        paginator = ZendeskTimeExportPaginator()
         paginator.begin(self._export_start(lower))
         state = since
         while not paginator.done:

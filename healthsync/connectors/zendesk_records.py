@@ -1,4 +1,4 @@
-"""Zendesk JSON to the canonical model, at the boundary (`to_*`), and the time-based export paginator.
+"""Zendesk JSON to the canonical model, at the boundary (`to_*`).
 
 Field references: organizations
 https://developer.zendesk.com/api-reference/ticketing/organizations/organizations/ , tickets
@@ -14,14 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from healthsync.connectors.paging import Paginator
 from healthsync.connectors.zendesk_errors import VENDOR
 from healthsync.errors import PaginationError
 from healthsync.model import Rating, RatingKind, SupportOrganization, Ticket
 
 __all__ = [
     "CSAT_SCORES",
-    "TimeExportPaginator",
     "ZendeskUser",
     "records_of",
     "stamp",
@@ -151,37 +149,3 @@ def to_user(record: Mapping[str, Any]) -> ZendeskUser:
         email=_text(record.get("email")),
         role=_text(record.get("role")),
     )
-
-
-@dataclass
-class TimeExportPaginator(Paginator):
-    """Zendesk time-based incremental export: next `start_time` is the page's `end_time`.
-
-    Used for organizations, which only have a time-based export. Stops on `end_of_stream`; an
-    `end_time` that repeats means the export is not moving and raises `PaginationError`.
-    https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/#time-based-incremental-exports
-    """
-
-    vendor: str = VENDOR
-
-    def begin(self, start_time: int) -> None:
-        """The first request's `start_time`."""
-        self._advance(str(start_time))
-
-    def read(self, page: Mapping[str, Any]) -> None:
-        """Take `end_of_stream` and `end_time` from an export page."""
-        if not isinstance(page, Mapping) or "end_of_stream" not in page:
-            raise _shape("a time-based export page needs `end_of_stream`", page)
-        if page["end_of_stream"]:
-            self._advance(None)
-            return
-        end_time = page.get("end_time")
-        if isinstance(end_time, bool) or not isinstance(end_time, int | float):
-            raise _shape("`end_of_stream` is false but there is no numeric `end_time`", page)
-        self._advance(str(int(end_time)))
-
-    def next_params(self) -> dict[str, str]:
-        """`start_time=` for the next page."""
-        if self.token is None or self.done:
-            raise PaginationError("no next page", vendor=self.vendor)
-        return {"start_time": self.token}

@@ -9,6 +9,7 @@ from healthsync.connectors.paging import (
     SalesforceQueryPaginator,
     ZendeskCursorPaginator,
     ZendeskExportPaginator,
+    ZendeskTimeExportPaginator,
 )
 from healthsync.errors import PaginationError
 
@@ -81,3 +82,28 @@ def test_zendesk_list_cursor() -> None:
     assert p.done
     with pytest.raises(PaginationError, match="after_cursor"):
         ZendeskCursorPaginator().read({"meta": {"has_more": True}})
+
+
+def test_zendesk_time_export_follows_end_time_until_end_of_stream() -> None:
+    p = ZendeskTimeExportPaginator()
+    p.begin(0)
+    assert p.next_params() == {"start_time": "0"}
+    p.read({"organizations": [{}] * 1000, "end_time": 1_700_000_000, "end_of_stream": False})
+    assert p.next_params() == {"start_time": "1700000000"}
+    p.read({"organizations": [{}] * 5, "end_time": 1_700_000_500, "end_of_stream": True})
+    assert p.done
+    with pytest.raises(PaginationError, match="no next page"):
+        p.next_params()
+
+
+def test_zendesk_time_export_errors_name_the_vendor() -> None:
+    with pytest.raises(PaginationError, match="end_of_stream") as missing:
+        ZendeskTimeExportPaginator().read({"organizations": []})
+    assert missing.value.vendor == "zendesk"
+    with pytest.raises(PaginationError, match="numeric `end_time`"):
+        ZendeskTimeExportPaginator().read({"organizations": [], "end_time": True, "end_of_stream": False})
+    stalled = ZendeskTimeExportPaginator()
+    stalled.begin(0)
+    stalled.read({"organizations": [{}], "end_time": 10, "end_of_stream": False})
+    with pytest.raises(PaginationError, match="repeated"):
+        stalled.read({"organizations": [{}], "end_time": 10, "end_of_stream": False})
