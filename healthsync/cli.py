@@ -538,12 +538,12 @@ def auth_test(name: str, config_path: Path, as_json: bool) -> None:
 
     Example: healthsync auth test hubspot
     """
-    from healthsync import auth as credentials
+    from healthsync.auth_verify import verify_credential
     from healthsync.errors import AuthError, VendorError
 
     config = _config(config_path)
     try:
-        identity = credentials.verify_credential(config, name)
+        identity = verify_credential(config, name)
     except AuthError as exc:
         detail = VendorError.__str__(exc)  # vendor, endpoint, status and message; the fix on its own line
         if as_json:

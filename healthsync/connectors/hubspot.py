@@ -255,30 +255,36 @@ class HubSpotConnector:
         self._pipelines = None  # stages and pipelines changed: read them afresh when next needed
         return done
 
-    def token_scopes(self) -> frozenset[str] | None:
-        """The private-app token's scopes (`POST /oauth/v2/private-apps/get/access-token-info`), or
-        None when HubSpot does not say (e.g. an OAuth token): then the object reads must tell."""
+    def token_info(self) -> dict[str, Any] | None:
+        """`POST /oauth/v2/private-apps/get/access-token-info`: `{userId, hubId, appId, scopes}` of a
+        private-app token, errors raised (`auth test` tells a refusal from an OAuth token by them)."""
         token = self.api.client.config.get("access_token")
         # Through an SDK api_client, so the configured host, TLS settings and error translation apply.
         api_client = self.api.api("crm.companies.basic_api").api_client
+        answer = self.api.call(
+            "oauth.token_info",
+            lambda: api_client.call_api(
+                "/oauth/v2/private-apps/get/access-token-info",
+                "POST",
+                body={"tokenKey": token},
+                header_params={"Content-Type": "application/json", "Accept": "application/json"},
+                response_types_map={200: "object"},
+                auth_settings=[],
+                _return_http_data_only=True,
+            ),
+            idempotent=True,
+            kind="read",
+        )
+        return answer if isinstance(answer, dict) else None
+
+    def token_scopes(self) -> frozenset[str] | None:
+        """The private-app token's scopes, or None when HubSpot does not say (e.g. an OAuth token):
+        then the object reads must tell."""
         try:
-            answer = self.api.call(
-                "oauth.token_info",
-                lambda: api_client.call_api(
-                    "/oauth/v2/private-apps/get/access-token-info",
-                    "POST",
-                    body={"tokenKey": token},
-                    header_params={"Content-Type": "application/json", "Accept": "application/json"},
-                    response_types_map={200: "object"},
-                    auth_settings=[],
-                    _return_http_data_only=True,
-                ),
-                idempotent=True,
-                kind="read",
-            )
+            info = self.token_info()
         except VendorError:
             return None  # not a private-app token, or introspection unavailable
-        scopes = answer.get("scopes") if isinstance(answer, dict) else None
+        scopes = info.get("scopes") if info is not None else None
         return frozenset(str(s) for s in scopes) if isinstance(scopes, list) else None
 
     def missing_permissions(self, live: LiveSchema) -> list[str]:
