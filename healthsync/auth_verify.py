@@ -22,7 +22,6 @@ _ZENDESK_ROLES_THAT_EXPORT = frozenset({"admin"})
 """Incremental exports and satisfaction ratings are admin-only (Zendesk incremental exports reference:
 https://developer.zendesk.com/api-reference/ticketing/ticket-management/incremental_exports/ )."""
 
-
 _SALESFORCE_USERINFO = "userinfo"
 """OpenID Connect UserInfo under the instance's `/services/oauth2/`: the session's user and org
 (https://help.salesforce.com/s/articleView?id=sf.remoteaccess_using_userinfo_endpoint.htm )."""
