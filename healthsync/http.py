@@ -29,12 +29,13 @@ URL's query or a payload beyond what the error class already carries (redacted a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -46,7 +47,7 @@ from healthsync.errors import (
     TransientError,
 )
 
-__all__ = ["PACE_MARGIN", "CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy"]
+__all__ = ["PACE_MARGIN", "CallCounter", "Http", "Limiter", "RetryBudget", "RetryPolicy", "pace"]
 
 log = logging.getLogger("healthsync.http")
 
@@ -141,19 +142,64 @@ class Limiter:
 
     def acquire(self) -> float:
         """Wait until one more call fits in the window, take it, and return the seconds waited."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock()
-                while self._calls and self._calls[0] <= now - self.period:
-                    self._calls.popleft()
-                if len(self._calls) < self.limit:
-                    self._calls.append(now)
-                    self.waited += waited
-                    return waited
-                wait = self._calls[0] + self.period - now
-            self._sleep(wait)
-            waited += wait
+        return pace((self,), self._sleep)
+
+    def wait_for_slot(self) -> float:
+        """Seconds until one more call would fit (0 when it fits now); takes nothing."""
+        with self._lock:
+            now = self._prune()
+            return 0.0 if len(self._calls) < self.limit else self._calls[0] + self.period - now
+
+    def take(self) -> float | None:
+        """Stamp one call now if it fits: its stamp (for `give_back`), or None when the window is full."""
+        with self._lock:
+            now = self._prune()
+            if len(self._calls) >= self.limit:
+                return None
+            self._calls.append(now)
+            return now
+
+    def _prune(self) -> float:
+        """Drop the calls that left the window; the current time. Called with the lock held."""
+        now = self._clock()
+        while self._calls and self._calls[0] <= now - self.period:
+            self._calls.popleft()
+        return now
+
+    def give_back(self, stamp: float) -> None:
+        """Undo a `take` whose call did not leave (another window of the same call was full)."""
+        with self._lock, contextlib.suppress(ValueError):  # already rolled out of the window
+            self._calls.remove(stamp)
+
+
+def pace(limiters: Sequence[Limiter], sleep: Callable[[float], None]) -> float:
+    """Wait until one more call fits in every window, then take a slot in each at the same instant.
+
+    Taking them one after the other would stamp the first window before a wait on the next one: a
+    Zendesk export waits up to 6 s on its 10-a-minute window after the 400-a-minute window took its
+    slot, so that window would date the call seconds before it left and let the vendor, counting
+    arrivals, see one call too many in its minute (a 100,000-account run drew that 429). Returns
+    the seconds waited; each wait is booked to the limiter that imposed it.
+    """
+    waited = 0.0
+    while True:
+        waits = [limiter.wait_for_slot() for limiter in limiters]
+        longest = max(waits, default=0.0)
+        if longest <= 0:
+            taken: list[tuple[Limiter, float]] = []
+            for limiter in limiters:
+                stamp = limiter.take()
+                if stamp is None:
+                    break
+                taken.append((limiter, stamp))
+            else:
+                return waited
+            for limiter, stamp in taken:  # another thread took the last slot meanwhile: try again
+                limiter.give_back(stamp)
+            continue
+        limiters[waits.index(longest)].waited += longest
+        sleep(longest)
+        waited += longest
 
 
 @dataclass
@@ -267,9 +313,7 @@ class Http:
         attempt = 0
         while True:
             attempt += 1
-            for route in self._limits.get(vendor, ()):
-                if route.matches(endpoint):
-                    route.limiter.acquire()
+            pace([r.limiter for r in self._limits.get(vendor, ()) if r.matches(endpoint)], self._sleep)
             self.counter.count(vendor, endpoint, kind)
             started = time.perf_counter()
             try:

@@ -15,7 +15,7 @@ from healthsync.errors import (
     RecordRejected,
     TransientError,
 )
-from healthsync.http import PACE_MARGIN, Http, Limiter, RetryPolicy
+from healthsync.http import PACE_MARGIN, Http, Limiter, RetryPolicy, pace
 
 
 class FakeTime:
@@ -242,6 +242,46 @@ def test_a_paced_client_never_exceeds_the_vendors_window_despite_uneven_latency(
     for _ in range(40):
         http.call("zendesk", "incremental/tickets/cursor", record, idempotent=True, kind="read")
     assert most_in_a_window(arrivals(), 60.0) == 10
+
+
+def test_a_call_under_two_limits_is_dated_when_it_leaves_in_both(http: Http, fake: FakeTime) -> None:
+    """Zendesk's exports count against the account's per-minute limit and their own 10 a minute.
+
+    Taking the account window's slot first and then waiting a minute on the export window would
+    date the export call in the account window a minute before it left; the account window then
+    lets a full window of other calls leave beside it, and the vendor, which counts arrivals,
+    sees one call too many. Both windows must date the call when it leaves.
+    """
+    sent: list[float] = []
+
+    def record() -> str:
+        sent.append(fake.now)
+        return "ok"
+
+    http.limit("zendesk", 5, 60.0, margin=1.0)
+    exports = http.limit("zendesk", 2, 60.0, endpoints=lambda e: e.startswith("incremental/"), margin=1.0)
+    for _ in range(3):  # the third waits a minute on the export window
+        http.call("zendesk", "incremental/tickets/cursor", record, idempotent=True, kind="read")
+    for _ in range(10):
+        http.call("zendesk", "satisfaction_ratings", record, idempotent=True, kind="read")
+    assert sent[2] == pytest.approx(60.0)
+    most = max(sum(1 for u in sent if t - 60.0 < u <= t) for t in sent)
+    assert most == 5  # never 6 in the vendor's minute
+    assert exports.waited == pytest.approx(60.0)  # the wait is booked to the window that imposed it
+
+
+def test_pace_waits_for_the_fullest_window_and_slots_can_be_given_back(fake: FakeTime) -> None:
+    first = Limiter("first", 2, 10.0, clock=fake.clock, sleep=fake.sleep)
+    second = Limiter("second", 1, 10.0, clock=fake.clock, sleep=fake.sleep)
+    assert second.take() == 0.0  # the second window is full for 10 s
+    assert second.wait_for_slot() == pytest.approx(10.0)
+    assert pace([first, second], fake.sleep) == pytest.approx(10.0)
+    assert fake.now == pytest.approx(10.0)
+    assert first.wait_for_slot() == 0.0  # one slot used (at 10 s), one left
+    assert first.take() == pytest.approx(10.0)
+    assert first.take() is None
+    first.give_back(10.0)
+    assert first.take() == pytest.approx(10.0)
 
 
 def test_limiter_validates_its_settings() -> None:
