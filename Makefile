@@ -32,7 +32,7 @@ unit: $(STAMP)
 test: lint typecheck unit
 
 # Benchmarks print figures and assert nothing. The sync benchmark (issue #6) syncs 1k, 10k and 100k
-# accounts against both CRMs, 1k and 10k also under realistic rate limits: about 40 minutes here.
+# accounts against both CRMs, 1k and 10k also under realistic rate limits: about 22 minutes here.
 # Narrow it with e.g. `make bench SYNC_BENCH="--sizes 1000,10000 --crm hubspot --markdown"`.
 SYNC_BENCH ?= --markdown
 
