@@ -171,6 +171,11 @@ class Limiter:
         with self._lock, contextlib.suppress(ValueError):  # already rolled out of the window
             self._calls.remove(stamp)
 
+    def book_wait(self, seconds: float) -> None:
+        """Add a wait this window imposed to `waited` (callers on several threads share a limiter)."""
+        with self._lock:
+            self.waited += seconds
+
 
 def pace(limiters: Sequence[Limiter], sleep: Callable[[float], None]) -> float:
     """Wait until one more call fits in every window, then take a slot in each at the same instant.
@@ -197,7 +202,7 @@ def pace(limiters: Sequence[Limiter], sleep: Callable[[float], None]) -> float:
             for limiter, stamp in taken:  # another thread took the last slot meanwhile: try again
                 limiter.give_back(stamp)
             continue
-        limiters[waits.index(longest)].waited += longest
+        limiters[waits.index(longest)].book_wait(longest)
         sleep(longest)
         waited += longest
 
